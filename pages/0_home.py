@@ -1,0 +1,44 @@
+"""Home: what the learner will build, and what this machine has ready."""
+
+import streamlit as st
+
+from pages.common import LESSONS, checkpoint_choices, checkpoint_label
+from tinygpt import corpus
+from tinygpt.device import best_device, describe_device
+
+st.title("TinyGPT: build a GPT from scratch")
+st.markdown(
+    """
+Four lessons take you from a text file to a Transformer that writes Shakespeare-like text, following
+Andrej Karpathy's *Let's build GPT* lecture. You don't read about each step — you **run** it: every
+chart on these pages comes from the real PyTorch code in the `tinygpt/` library, which you can open
+beside it.
+
+**The path:** characters → integers → a **bigram** model that looks at one character →
+the **attention trick** that lets every position look at the past → a **Transformer**
+that beats the bigram within a minute of training → **sampling** text from it.
+"""
+)
+
+cols = st.columns(len(LESSONS) - 1)
+for col, (path, title, icon) in zip(cols, LESSONS[1:], strict=True):
+    with col.container(border=True):
+        st.page_link(path, label=title, icon=icon)
+
+st.subheader("This machine")
+left, middle, right = st.columns(3)
+device = best_device()
+left.metric("Training device", device.upper())
+left.caption(describe_device(device))
+ready = corpus.dataset_ready()
+middle.metric("Tiny Shakespeare", "ready" if ready else "not downloaded")
+middle.caption(
+    "Found locally; no download needed."
+    if ready
+    else "It is downloaded (1.1 MB) the first time you open the dataset lesson."
+)
+found = checkpoint_choices()
+right.metric("Checkpoints", len(found))
+right.caption("\n\n".join(checkpoint_label(p, m) for p, m in found) or "Train one in lesson 3.")
+
+st.page_link(LESSONS[1][0], label="Start with lesson 1: the dataset", icon=":material/arrow_forward:")

@@ -1,0 +1,5 @@
+"""Placeholder while the lesson is being written."""
+
+import streamlit as st
+
+st.title("3_training")

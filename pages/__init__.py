@@ -1,0 +1,1 @@
+"""The lessons of the TinyGPT app: thin Streamlit pages over the `tinygpt` library."""

@@ -1,0 +1,222 @@
+"""Shared fixtures: the dataset (the real one from ../shared when present, else a generated text),
+tiny configs and checkpoints, AppTest helpers, and a `streamlit run` server for browser tests.
+
+Environment set here, before any test imports the app: TINYGPT_DATA (no test downloads anything),
+TINYGPT_CACHE and TINYGPT_RUNS_DIR (temporary folders, so tests never touch the user's files).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+_TMP = Path(tempfile.mkdtemp(prefix="tinygpt-tests-"))
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def generated_text(n_chars: int = 200_000, seed: int = 0) -> str:
+    """A play-like text with Shakespeare's shape (speaker lines, verse) for machines without the data."""
+    rng = random.Random(seed)
+    words = "the king my lord thou art and of to love sweet night good death what shall be not".split()
+    speakers = ["ROMEO", "JULIET", "KING HENRY", "First Citizen", "MENENIUS"]
+    lines = []
+    while sum(len(s) + 1 for s in lines) < n_chars:
+        lines.append(f"{rng.choice(speakers)}:")
+        for _ in range(rng.randint(1, 4)):
+            words_in_line = [rng.choice(words) for _ in range(rng.randint(4, 9))]
+            lines.append(" ".join(words_in_line).capitalize() + rng.choice([",", ".", "!", "?", ";"]))
+        lines.append("")
+    return "\n".join(lines)[:n_chars]
+
+
+def _dataset_path() -> Path:
+    if SHARED_DATA.is_file():
+        return SHARED_DATA
+    path = _TMP / "generated.txt"
+    path.write_text(generated_text(), encoding="utf-8")
+    return path
+
+
+DATA_PATH = _dataset_path()
+os.environ["TINYGPT_DATA"] = str(DATA_PATH)
+os.environ["TINYGPT_CACHE"] = str(_TMP / "cache")
+os.environ["TINYGPT_RUNS_DIR"] = str(_TMP / "runs")
+os.environ.setdefault("TINYGPT_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def data_path() -> Path:
+    return DATA_PATH
+
+
+@pytest.fixture(scope="session")
+def text() -> str:
+    return DATA_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def is_real_shakespeare() -> bool:
+    return DATA_PATH == SHARED_DATA
+
+
+@pytest.fixture
+def tiny_cfg():
+    from tinygpt import GPTConfig
+
+    return GPTConfig(vocab_size=65, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(text) -> Path:
+    """A GPT checkpoint from a few seconds of training on the `tiny` preset (made once)."""
+    from tinygpt import CharTokenizer, TrainConfig, build_model, encode_text, make_config, split_data, train
+
+    tok = CharTokenizer.from_text(text)
+    model = build_model("gpt", make_config("gpt", tok.vocab_size, "tiny"))
+    path = _TMP / "tiny-gpt.safetensors"
+    cfg = TrainConfig(max_steps=30, eval_interval=30, eval_iters=2, checkpoint_path=str(path), device="cpu")
+    for _ in train(model, split_data(encode_text(text, tok)), cfg, tok):
+        pass
+    return path
+
+
+@pytest.fixture
+def runs_dir() -> Path:
+    """The folder the app saves the learner's runs to, emptied for this test."""
+    path = Path(os.environ["TINYGPT_RUNS_DIR"])
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- AppTest helpers -------------------------------------------------------------------------
+
+
+def app_test(page: str = "app.py", timeout: float = 60):
+    """An AppTest of `page` (relative to the repository root) with a timeout fit for `import torch`."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / page), default_timeout=timeout)
+
+
+def plotly_spec(at, key: str) -> dict:
+    """The plotly figure (as a dict) of the chart created with `key`."""
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.spec)
+    raise KeyError(f"no plotly chart with key {key!r}")
+
+
+def decode_array(value):
+    """A plotly data array: a plain list, or plotly 7's {"dtype", "bdata", "shape"} encoding."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            arr = arr.reshape([int(s) for s in str(shape).split(",")] if isinstance(shape, str) else shape)
+        return arr
+    return np.asarray(value)
+
+
+# ---- a real `streamlit run` for browser tests ----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def streamlit_server():
+    """Base URL of `streamlit run app.py` started headless on a free loopback port."""
+    port = free_port()
+    log = open(_TMP / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(proc, url)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_healthy(proc, url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {_TMP / 'streamlit.log'}")
+        try:
+            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("streamlit did not become healthy in time")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch options, pointed at Debian's chromium (never a downloaded one)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("TINYGPT_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    flags = [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic",
+    ]  # fmt: skip
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": flags}
+
+
+@pytest.fixture
+def console_errors(page):
+    """Console errors the page logged; browser tests assert this stays empty."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact in test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_no_streamlit_exception(page) -> None:
+    """Fail if Streamlit drew an exception box anywhere on the page."""
+    boxes = page.locator("[data-testid='stException']")
+    assert boxes.count() == 0, boxes.first.inner_text()

@@ -1,0 +1,40 @@
+"""TinyGPT: a character-level GPT built from scratch in PyTorch, following the "Let's build GPT"
+lecture. A plain library (no Streamlit): the app's pages, the command line and the tests drive it."""
+
+from .bigram import BigramConfig, BigramLM
+from .checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from .corpus import DatasetError, load_shakespeare, text_from_bytes
+from .data import CharTokenizer, Splits, TokenizerError, encode_text, get_batch, split_data
+from .gpt import GPT, GPTConfig
+from .models import build_model, count_parameters, make_config
+from .sample import SampleConfig, generate, generate_text
+from .train import TrainConfig, train
+
+__all__ = [
+    "BigramConfig",
+    "BigramLM",
+    "CharTokenizer",
+    "Checkpoint",
+    "CheckpointError",
+    "DatasetError",
+    "GPT",
+    "GPTConfig",
+    "SampleConfig",
+    "Splits",
+    "TokenizerError",
+    "TrainConfig",
+    "build_model",
+    "count_parameters",
+    "encode_text",
+    "generate",
+    "generate_text",
+    "get_batch",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_shakespeare",
+    "make_config",
+    "save_checkpoint",
+    "split_data",
+    "text_from_bytes",
+    "train",
+]

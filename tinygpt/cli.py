@@ -1,0 +1,191 @@
+"""The command line: `python -m tinygpt train | sample | eval`, over the library's dataclasses.
+
+Examples:
+  python -m tinygpt train --model gpt --preset cpu --data input.txt --max-steps 500 --out run.safetensors
+  python -m tinygpt sample --checkpoint run.safetensors --prompt "ROMEO:" --max-new-tokens 300 --seed 1
+  python -m tinygpt eval --checkpoint run.safetensors --data input.txt --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields, replace
+
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .corpus import DatasetError, load_shakespeare, sha256_hex
+from .data import CharTokenizer, TokenizerError, encode_text, split_data
+from .device import resolve_device, resolve_dtype, set_threads
+from .gpt import PRESETS, config_problems
+from .models import build_model, count_parameters, make_config
+from .sample import SampleConfig, generate, start_token
+from .train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, TrainConfig, estimate_loss, train
+
+GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
+TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("checkpoint_path", "block_size"))
+
+
+class CLIError(Exception):
+    """A bad argument or input: printed as one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_threads(args.threads)
+    try:
+        return args.func(args)
+    except (CLIError, DatasetError, CheckpointError, TokenizerError, ValueError) as e:
+        print(f"tinygpt {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tinygpt {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tinygpt", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a bigram or GPT on a text and save a checkpoint")
+    p.add_argument("--model", choices=("gpt", "bigram"), default="gpt")
+    p.add_argument("--preset", choices=tuple(PRESETS), default="cpu", help="GPT size preset")
+    p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare, downloaded once)")
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    for name in GPT_FLAGS:
+        p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name in TRAIN_FLAGS:
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(f.name, defaults), default=None)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="generate text from a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--prompt", default="")
+    p.add_argument("--max-new-tokens", type=int, default=500)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-cache", action="store_true", help="recompute the whole context at every step")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="validation loss of a checkpoint on a text's last 10%%")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
+    p.add_argument("--eval-iters", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _flag_type(name: str, defaults: TrainConfig):
+    if name in ("device", "dtype"):
+        return str
+    if name in ("max_seconds", "learning_rate", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip"):
+        return float
+    return int
+
+
+def _load_text(path: str | None) -> str:
+    return load_shakespeare(path, progress=None)
+
+
+def cmd_train(args) -> int:
+    text = _load_text(args.data)
+    tokenizer = CharTokenizer.from_text(text)
+    overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
+    if args.model == "bigram" and overrides:
+        raise CLIError(f"--{next(iter(overrides)).replace('_', '-')} applies to --model gpt only")
+    problems = config_problems(make_config("gpt", tokenizer.vocab_size, args.preset, use_flash=True).replace(**overrides)) if args.model == "gpt" else []
+    if problems:
+        raise CLIError("; ".join(problems))
+    config = make_config(args.model, tokenizer.vocab_size, args.preset, **overrides)
+    train_args = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    cfg = replace(TrainConfig(), **train_args, checkpoint_path=args.out)
+    if args.model == "bigram" and "block_size" in overrides:
+        cfg = replace(cfg, block_size=overrides["block_size"])
+    data = encode_text(text, tokenizer)
+    splits = split_data(data)
+    model = build_model(args.model, config)
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device, getattr(config, "n_embd", 0))
+    _say(args, f"{args.model}: {count_parameters(model):,} parameters on {device} ({dtype}), {len(data):,} tokens")
+    summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
+    _run_training(args, model, splits, cfg, tokenizer, summary)
+    return 0
+
+
+def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.max_steps, disable=args.quiet, unit="step", dynamic_ncols=True)
+    try:
+        for event in train(model, splits, cfg, tokenizer, summary=summary):
+            if isinstance(event, StepEvent):
+                bar.update(event.step - bar.n)
+                bar.set_postfix(loss=f"{event.loss:.3f}", tok_s=f"{event.tokens_per_sec:,.0f}")
+            elif isinstance(event, EvalEvent):
+                bar.write(f"step {event.step}: train {event.train_loss:.4f}, val {event.val_loss:.4f} ({event.elapsed:.0f}s)")
+            elif isinstance(event, SampleEvent) and not args.quiet:
+                bar.write(event.text)
+            elif isinstance(event, CheckpointEvent):
+                last = event.path
+            elif isinstance(event, DoneEvent):
+                bar.close()
+                print(f"done after {event.step} steps, {event.elapsed:.1f}s ({event.reason}); saved {last}")
+    finally:
+        bar.close()
+
+
+def cmd_sample(args) -> int:
+    ckpt = load_checkpoint(args.checkpoint)
+    tok = ckpt.tokenizer
+    missing = tok.unknown(args.prompt)
+    if missing:
+        print(f"note: replaced characters not in the vocabulary: {''.join(missing)!r}", file=sys.stderr)
+    ids = tok.encode(args.prompt, unknown="replace") or [start_token(tok)]
+    cfg = SampleConfig(args.max_new_tokens, args.temperature, args.top_k, args.seed, not args.no_cache)
+    sys.stdout.write(args.prompt)
+    for s in generate(ckpt.model, ids, cfg):
+        sys.stdout.write(tok.itos[s.token])
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    ckpt = load_checkpoint(args.checkpoint)
+    text = _load_text(args.data)
+    missing = ckpt.tokenizer.unknown(text)
+    if missing:
+        raise CLIError(f"the text has characters the checkpoint's vocabulary lacks: {''.join(missing[:10])!r}")
+    splits = split_data(encode_text(text, ckpt.tokenizer))
+    cfg = TrainConfig(batch_size=args.batch_size, eval_iters=args.eval_iters, seed=args.seed, dtype="float32")
+    block = getattr(ckpt.config, "block_size", 8)
+    losses = estimate_loss(ckpt.model, splits, block, cfg, "cpu", torch.float32)
+    result = {
+        "checkpoint": args.checkpoint,
+        "model_type": ckpt.model_type,
+        "val_loss": losses["val"],
+        "train_loss": losses["train"],
+        "eval_iters": args.eval_iters,
+        "batch_size": args.batch_size,
+        "block_size": block,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"val loss {losses['val']:.4f}, train loss {losses['train']:.4f} ({args.eval_iters} batches of {args.batch_size}x{block})")
+    return 0
+
+
+def _say(args, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)

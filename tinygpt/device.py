@@ -1,0 +1,90 @@
+"""Which device to train on (CUDA, then Apple MPS, then CPU), how to describe it, and which
+precision to use there. Every device-specific branch of the project lives in this module."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+
+def best_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_device(name: str = "auto") -> str:
+    """'auto' -> the best device; otherwise check that the named one exists."""
+    if name == "auto":
+        return best_device()
+    kind = name.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but no CUDA GPU is available")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("MPS was asked for but Apple's Metal backend is not available")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    return name
+
+
+def describe_device(device: str | None = None) -> str:
+    """A one-line human description: GPU name and memory, Apple MPS, or CPU threads."""
+    device = device or best_device()
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        return f"CUDA GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+    if device == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads{', bf16' if cpu_has_fast_bf16() else ''})"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU multiplies bf16 natively (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(dtype: str, device: str, n_embd: int = 0) -> torch.dtype:
+    """'auto' -> bf16 where it pays (CUDA with bf16; a CPU with native bf16 and a model wide enough
+    for the matmuls to dominate, see docs/benchmarks.md), else fp32."""
+    if dtype == "float32":
+        return torch.float32
+    if dtype == "bfloat16":
+        return torch.bfloat16
+    if dtype != "auto":
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device == "cpu" and cpu_has_fast_bf16() and n_embd >= BF16_MIN_EMBD_CPU:
+        return torch.bfloat16
+    return torch.float32
+
+
+BF16_MIN_EMBD_CPU = 128
+
+
+def autocast(device: str, dtype: torch.dtype):
+    """Mixed precision for the forward pass; a no-op in fp32. Weights and optimizer stay fp32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
+
+
+def to_device(t: torch.Tensor, device: str) -> torch.Tensor:
+    """Move a batch; on CUDA through pinned memory so the copy can overlap compute."""
+    if device.startswith("cuda"):
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use n torch threads (default: $TINYGPT_THREADS or all cores); returns the number set."""
+    n = n or int(os.environ.get("TINYGPT_THREADS", 0)) or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
