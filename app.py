@@ -4,10 +4,16 @@ Entry point: page config, navigation over the lessons in `pages/`, nothing else.
 Run with `streamlit run app.py`.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages.common import LESSONS
 
-st.set_page_config(page_title="TinyGPT", page_icon=":material/auto_stories:", layout="wide")
-pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(LESSONS)]
+st.set_page_config(
+    page_title="TinyGPT", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide"
+)
+pages = [
+    st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(LESSONS)
+]
 st.navigation(pages).run()

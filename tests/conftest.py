@@ -59,6 +59,12 @@ os.environ["TINYGPT_RUNS_DIR"] = str(_TMP / "runs")
 os.environ.setdefault("TINYGPT_THREADS", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_temporary_folder():
+    yield
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def data_path() -> Path:
     return DATA_PATH

@@ -57,11 +57,7 @@ def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: d
         "vocab": json.dumps(tokenizer.chars),
         "summary": json.dumps({"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(summary or {})}),
     }
-    # '_orig_mod.' is what torch.compile puts in front of every name; weights are stored without it
-    tensors = {
-        k.removeprefix("_orig_mod."): v.detach().to("cpu", torch.float32).contiguous()
-        for k, v in model.state_dict().items()
-    }
+    tensors = clean_state_dict(model.state_dict())
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -73,13 +69,21 @@ def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: d
     return path
 
 
+def clean_state_dict(state_dict: dict) -> dict:
+    """fp32 CPU tensors without the '_orig_mod.' prefix that torch.compile puts before every name."""
+    return {
+        k.removeprefix("_orig_mod."): v.detach().to("cpu", torch.float32).contiguous()
+        for k, v in state_dict.items()
+    }
+
+
 def read_metadata(source) -> dict:
     """The checkpoint's metadata, decoded and validated, without building the model.
 
     `source` is a path or the file's bytes. Returns model_type, config (dict), vocab (str), summary.
     """
-    raw = _read_bytes(source)
-    return _parse_metadata(_header(raw, _name(source)), _name(source))
+    raw = _read_bytes(source, header_only=True)
+    return _parse_metadata(_header(raw, _name(source), check_size=False), _name(source))
 
 
 def load_checkpoint(source, map_location="cpu") -> Checkpoint:
@@ -96,15 +100,31 @@ def load_checkpoint(source, map_location="cpu") -> Checkpoint:
         tokenizer = CharTokenizer(meta["vocab"])
     except (TypeError, ValueError, TokenizerError) as e:
         raise CheckpointError(f"{name}: its config is invalid ({e})") from e
+    _check_shapes(meta["model_type"], config, tensors, name)
     model = build_model(meta["model_type"], config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[:3]
-        raise CheckpointError(f"{name}: the weights do not match the config ({' '.join(first)})") from e
+    model.load_state_dict(tensors, strict=True)
     model.to(map_location).eval()
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
     return Checkpoint(model, meta["model_type"], config, tokenizer, meta["summary"], path)
+
+
+def _check_shapes(model_type: str, config, tensors: dict, name: str) -> None:
+    """Compare the weights with the config on the meta device (no memory used), so a small file that
+    claims a huge config is refused before anything is allocated."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(model_type, config).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if found != expected:
+        missing = sorted(set(expected) - set(found))[:3]
+        wrong = [k for k in expected if k in found and found[k] != expected[k]][:3]
+        detail = (
+            f"missing {missing}"
+            if missing
+            else f"wrong shapes for {wrong}"
+            if wrong
+            else "unexpected tensors"
+        )
+        raise CheckpointError(f"{name}: the weights do not match the config ({detail})")
 
 
 def list_checkpoints(*folders) -> list[tuple[Path, dict]]:
@@ -123,18 +143,24 @@ def _name(source) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file"
 
 
-def _read_bytes(source) -> bytes:
+def _read_bytes(source, header_only: bool = False) -> bytes:
+    """The file's bytes; with header_only, just the length prefix and JSON header (for listings)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     try:
-        return Path(source).read_bytes()
+        if not header_only:
+            return Path(source).read_bytes()
+        with open(source, "rb") as f:
+            prefix = f.read(8)
+            n = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else 0
+            return prefix + f.read(min(n, MAX_HEADER_BYTES))
     except FileNotFoundError as e:
         raise CheckpointError(f"no checkpoint at {source}") from e
     except OSError as e:
         raise CheckpointError(f"cannot read {source}: {e.strerror or e}") from e
 
 
-def _header(raw: bytes, name: str) -> dict:
+def _header(raw: bytes, name: str, check_size: bool = True) -> dict:
     """The safetensors JSON header: 8 bytes of little-endian length, then that much JSON."""
     if len(raw) < 8:
         raise CheckpointError(f"{name} is too short to be a checkpoint ({len(raw)} bytes)")
@@ -147,8 +173,12 @@ def _header(raw: bytes, name: str) -> dict:
         raise CheckpointError(f"{name} is not a safetensors file (unreadable header)") from e
     if not isinstance(header, dict):
         raise CheckpointError(f"{name} is not a safetensors file")
-    ends = [v.get("data_offsets", [0, 0])[1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
-    if 8 + n + max(ends, default=0) > len(raw):
+    ends = [
+        v.get("data_offsets", [0, 0])[1]
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict)
+    ]
+    if check_size and 8 + n + max(ends, default=0) > len(raw):
         raise CheckpointError(f"{name} is truncated: its weights end early")
     return header
 

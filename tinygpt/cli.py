@@ -22,7 +22,16 @@ from .device import resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS, config_problems
 from .models import build_model, count_parameters, make_config
 from .sample import SampleConfig, generate, start_token
-from .train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, TrainConfig, estimate_loss, train
+from .train import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StepEvent,
+    TrainConfig,
+    estimate_loss,
+    train,
+)
 
 GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("checkpoint_path", "block_size"))
@@ -103,7 +112,13 @@ def cmd_train(args) -> int:
     overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
     if args.model == "bigram" and overrides:
         raise CLIError(f"--{next(iter(overrides)).replace('_', '-')} applies to --model gpt only")
-    problems = config_problems(make_config("gpt", tokenizer.vocab_size, args.preset, use_flash=True).replace(**overrides)) if args.model == "gpt" else []
+    problems = (
+        config_problems(
+            make_config("gpt", tokenizer.vocab_size, args.preset, use_flash=True).replace(**overrides)
+        )
+        if args.model == "gpt"
+        else []
+    )
     if problems:
         raise CLIError("; ".join(problems))
     config = make_config(args.model, tokenizer.vocab_size, args.preset, **overrides)
@@ -116,7 +131,10 @@ def cmd_train(args) -> int:
     model = build_model(args.model, config)
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device, getattr(config, "n_embd", 0))
-    _say(args, f"{args.model}: {count_parameters(model):,} parameters on {device} ({dtype}), {len(data):,} tokens")
+    _say(
+        args,
+        f"{args.model}: {count_parameters(model):,} parameters on {device} ({dtype}), {len(data):,} tokens",
+    )
     summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
     _run_training(args, model, splits, cfg, tokenizer, summary)
     return 0
@@ -132,7 +150,9 @@ def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary) -> 
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.3f}", tok_s=f"{event.tokens_per_sec:,.0f}")
             elif isinstance(event, EvalEvent):
-                bar.write(f"step {event.step}: train {event.train_loss:.4f}, val {event.val_loss:.4f} ({event.elapsed:.0f}s)")
+                bar.write(
+                    f"step {event.step}: train {event.train_loss:.4f}, val {event.val_loss:.4f} ({event.elapsed:.0f}s)"
+                )
             elif isinstance(event, SampleEvent) and not args.quiet:
                 bar.write(event.text)
             elif isinstance(event, CheckpointEvent):
@@ -165,7 +185,9 @@ def cmd_eval(args) -> int:
     text = _load_text(args.data)
     missing = ckpt.tokenizer.unknown(text)
     if missing:
-        raise CLIError(f"the text has characters the checkpoint's vocabulary lacks: {''.join(missing[:10])!r}")
+        raise CLIError(
+            f"the text has characters the checkpoint's vocabulary lacks: {''.join(missing[:10])!r}"
+        )
     splits = split_data(encode_text(text, ckpt.tokenizer))
     cfg = TrainConfig(batch_size=args.batch_size, eval_iters=args.eval_iters, seed=args.seed, dtype="float32")
     block = getattr(ckpt.config, "block_size", 8)
@@ -182,7 +204,9 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"val loss {losses['val']:.4f}, train loss {losses['train']:.4f} ({args.eval_iters} batches of {args.batch_size}x{block})")
+        print(
+            f"val loss {losses['val']:.4f}, train loss {losses['train']:.4f} ({args.eval_iters} batches of {args.batch_size}x{block})"
+        )
     return 0
 
 

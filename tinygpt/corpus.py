@@ -3,6 +3,8 @@ a local file, or text a user uploads.
 
 The download streams with `requests` into a temporary file and only lands in the cache after
 its length and sha256 match, so a cut-off download can never be mistaken for the dataset.
+Environment: TINYGPT_DATA (a local copy to use instead), TINYGPT_CACHE (the cache folder) and
+TINYGPT_DATA_URL (where to download from, e.g. a mirror; tests point it at a loopback address).
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from pathlib import Path
 
 import requests
 
-SHAKESPEARE_URL = (
-    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-)
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 SHAKESPEARE_CHARS = 1_115_394
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
@@ -60,13 +60,15 @@ def dataset_ready(path: str | os.PathLike | None = None) -> bool:
 def load_shakespeare(
     path: str | os.PathLike | None = None,
     *,
-    url: str = SHAKESPEARE_URL,
+    url: str | None = None,
     progress: ProgressFn | None = None,
     timeout: float = 30.0,
     retries: int = 3,
 ) -> str:
     """The Tiny Shakespeare text. Looks in order at `path`, $TINYGPT_DATA, the cache, and finally
-    downloads `url` into the cache. Raises DatasetError with a remedy when none works."""
+    downloads `url` (default: $TINYGPT_DATA_URL, else SHAKESPEARE_URL) into the cache.
+    Raises DatasetError with a remedy when none works."""
+    url = url or os.environ.get("TINYGPT_DATA_URL") or SHAKESPEARE_URL
     local = local_data_path(path)
     if local is not None:
         return read_text_file(local)
@@ -92,9 +94,7 @@ def read_text_file(path: Path) -> str:
 def text_from_bytes(data: bytes, max_bytes: int | None = MAX_UPLOAD_BYTES, name: str = "the file") -> str:
     """Decode user-supplied bytes as UTF-8 text, refusing empty, oversized or binary input."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise DatasetError(
-            f"{name} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB"
-        )
+        raise DatasetError(f"{name} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -127,13 +127,13 @@ def download(
             time.sleep(min(2.0**attempt, 8.0) * 0.25)
         try:
             return _download_once(url, dest, sha256, progress, timeout)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            last_error = e  # worth another try
         except requests.HTTPError as e:
             status = e.response.status_code if e.response is not None else "?"
             if status not in (429, 500, 502, 503, 504):
                 raise DatasetError(_remedy(f"the server answered HTTP {status} for {url}")) from e
             last_error = e
+        except requests.RequestException as e:
+            last_error = e  # offline, refused, timed out or cut off: worth another try
     kind = "timed out" if isinstance(last_error, requests.Timeout) else "failed"
     raise DatasetError(_remedy(f"downloading {url} {kind} ({last_error})")) from last_error
 

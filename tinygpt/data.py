@@ -113,9 +113,7 @@ def get_batch(data: torch.Tensor, block_size: int, batch_size: int, generator=No
     Pass a seeded `torch.Generator` for reproducible batches without touching the global RNG.
     """
     if len(data) <= block_size:
-        raise ValueError(
-            f"the data ({len(data)} tokens) must be longer than block_size ({block_size})"
-        )
+        raise ValueError(f"the data ({len(data)} tokens) must be longer than block_size ({block_size})")
     ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,)
     offsets = ix[:, None] + torch.arange(block_size)  # (B, T)
     return data[offsets], data[offsets + 1]

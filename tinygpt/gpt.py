@@ -61,9 +61,7 @@ def config_problems(config: GPTConfig) -> list[str]:
         if getattr(config, name) < 1:
             problems.append(f"{name} must be at least 1 (got {getattr(config, name)})")
     if config.n_head >= 1 and config.n_embd % config.n_head:
-        problems.append(
-            f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})"
-        )
+        problems.append(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
     if not 0.0 <= config.dropout < 1.0:
         problems.append(f"dropout must be in [0, 1) (got {config.dropout})")
     return problems

@@ -54,9 +54,7 @@ def parameter_table(model: nn.Module) -> list[dict]:
     for name, p in model.named_parameters():
         groups[_component(name)] = groups.get(_component(name), 0) + p.numel()
     total = sum(groups.values())
-    return [
-        {"component": k, "parameters": v, "share": v / total} for k, v in groups.items()
-    ]
+    return [{"component": k, "parameters": v, "share": v / total} for k, v in groups.items()]
 
 
 def _component(name: str) -> str:

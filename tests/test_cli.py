@@ -1,0 +1,95 @@
+"""`python -m tinygpt train | sample | eval` end to end on the tiny preset, and its errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tinygpt.checkpoint import load_checkpoint
+from tinygpt.cli import main
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tinygpt", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.timeout(900)  # four fresh processes, each importing torch
+def test_train_sample_eval(tmp_path, data_path):
+    out = tmp_path / "tiny.safetensors"
+    done = cli("train", "--model", "gpt", "--preset", "tiny", "--data", str(data_path), "--max-steps", "40",
+               "--eval-interval", "20", "--eval-iters", "5", "--n-embd", "24", "--quiet", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "done after 40 steps" in done.stdout
+    ckpt = load_checkpoint(out)
+    assert ckpt.config.n_embd == 24 and ckpt.summary["steps"] == 40 and len(ckpt.summary["history"]) == 2
+    assert len(ckpt.summary["dataset_sha256"]) == 64
+
+    sample = cli(
+        "sample", "--checkpoint", str(out), "--prompt", "ROMEO:", "--max-new-tokens", "50", "--seed", "1"
+    )
+    assert sample.returncode == 0, sample.stderr
+    assert sample.stdout.startswith("ROMEO:") and len(sample.stdout.rstrip("\n")) >= 50
+    again = cli(
+        "sample",
+        "--checkpoint",
+        str(out),
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "50",
+        "--seed",
+        "1",
+        "--no-cache",
+    )
+    assert again.stdout == sample.stdout
+
+    ev = cli("eval", "--checkpoint", str(out), "--data", str(data_path), "--json", "--eval-iters", "5")
+    assert ev.returncode == 0, ev.stderr
+    result = json.loads(ev.stdout)
+    assert 0 < result["val_loss"] < 5 and result["model_type"] == "gpt"
+
+
+def test_bigram_and_unknown_prompt_characters(tmp_path, data_path, capsys):
+    out = tmp_path / "bigram.safetensors"
+    code = main(["train", "--model", "bigram", "--data", str(data_path), "--max-steps", "20", "--eval-interval", "10",
+                 "--eval-iters", "2", "--learning-rate", "0.01", "--quiet", "--out", str(out)])  # fmt: skip
+    assert code == 0 and load_checkpoint(out).model_type == "bigram"
+    capsys.readouterr()
+    assert (
+        main(["sample", "--checkpoint", str(out), "--prompt", "Hi €", "--max-new-tokens", "5", "--seed", "2"])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "€" in captured.err and captured.out.startswith("Hi €")
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["train", "--preset", "tiny", "--n-embd", "15", "--out", "x.safetensors"], "divisible"),
+        (["train", "--model", "bigram", "--n-layer", "2", "--out", "x.safetensors"], "gpt only"),
+        (["train", "--preset", "tiny", "--max-steps", "0", "--out", "x.safetensors"], "max_steps"),
+        (
+            ["train", "--preset", "tiny", "--data", "/no/such/file.txt", "--out", "x.safetensors"],
+            "cannot read",
+        ),
+        (["sample", "--checkpoint", "/no/such.safetensors"], "no checkpoint"),
+        (["sample", "--checkpoint", "{ckpt}", "--temperature", "0"], "temperature"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line(
+    args, reason, tmp_path, tiny_checkpoint, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{ckpt}", str(tiny_checkpoint)) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert reason in err and len(err.splitlines()) == 1
+
+
+def test_argparse_errors_exit_non_zero():
+    done = cli("train", "--model", "rnn", "--out", "x")
+    assert done.returncode == 2 and "invalid choice" in done.stderr

@@ -1,0 +1,137 @@
+"""The training loop: its events, determinism, stop requests, time budget, and that loss falls."""
+
+import math
+import time
+
+import pytest
+import torch
+
+from tinygpt import CharTokenizer, TrainConfig, build_model, encode_text, make_config, split_data, train
+from tinygpt.train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, get_lr
+
+
+@pytest.fixture(scope="module")
+def setup(text):
+    tok = CharTokenizer.from_text(text)
+    return tok, split_data(encode_text(text, tok))
+
+
+def tiny_gpt(tok):
+    torch.manual_seed(0)  # the same initial weights every time
+    return build_model("gpt", make_config("gpt", tok.vocab_size, "tiny"))
+
+
+def run(model, splits, tok=None, **cfg):
+    cfg = TrainConfig(**{"device": "cpu", "eval_iters": 2, **cfg})
+    return list(train(model, splits, cfg, tok))
+
+
+def test_events_in_order_and_counted(setup, tmp_path):
+    tok, splits = setup
+    path = tmp_path / "run.safetensors"
+    events = run(
+        tiny_gpt(tok),
+        splits,
+        tok,
+        max_steps=20,
+        eval_interval=10,
+        sample_tokens=12,
+        checkpoint_path=str(path),
+    )
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("StepEvent") == 20
+    assert (
+        kinds.count("EvalEvent") == 2
+        and kinds.count("SampleEvent") == 2
+        and kinds.count("CheckpointEvent") == 2
+    )
+    assert isinstance(events[-1], DoneEvent) and events[-1].reason == "max_steps" and events[-1].step == 20
+    assert [e.step for e in events if isinstance(e, StepEvent)] == list(range(1, 21))
+    assert all(len(e.text) == 12 for e in events if isinstance(e, SampleEvent))
+    assert path.exists() and all(e.path == str(path) for e in events if isinstance(e, CheckpointEvent))
+    assert all(e.tokens_per_sec > 0 and e.lr > 0 for e in events if isinstance(e, StepEvent))
+
+
+def test_same_seed_same_losses(setup):
+    tok, splits = setup
+    losses = []
+    for _ in range(2):
+        events = run(tiny_gpt(tok), splits, max_steps=15, eval_interval=15, seed=3)
+        losses.append([e.loss for e in events if isinstance(e, StepEvent)])
+    assert losses[0] == losses[1]
+    other = run(tiny_gpt(tok), splits, max_steps=15, eval_interval=15, seed=4)
+    assert [e.loss for e in other if isinstance(e, StepEvent)] != losses[0]
+
+
+def test_stop_request_is_honoured_within_one_step(setup):
+    tok, splits = setup
+    stop = {"now": False}
+    seen = 0
+    for event in train(
+        tiny_gpt(tok),
+        splits,
+        TrainConfig(max_steps=10_000, eval_iters=2, device="cpu"),
+        None,
+        lambda: stop["now"],
+    ):
+        if isinstance(event, StepEvent):
+            seen = event.step
+            if event.step == 7:
+                stop["now"] = True
+        if isinstance(event, DoneEvent):
+            done = event
+    assert seen == 7 and done.step == 7 and done.reason == "stopped"
+
+
+def test_stopped_run_is_evaluated_and_saved(setup, tmp_path):
+    tok, splits = setup
+    path = tmp_path / "stopped.safetensors"
+    cfg = TrainConfig(
+        max_steps=10_000, eval_interval=1000, eval_iters=2, device="cpu", checkpoint_path=str(path)
+    )
+    events = list(train(tiny_gpt(tok), splits, cfg, tok, lambda: True))
+    assert [type(e).__name__ for e in events] == ["StepEvent", "EvalEvent", "CheckpointEvent", "DoneEvent"]
+    assert path.exists()
+
+
+def test_time_budget(setup):
+    tok, splits = setup
+    start = time.perf_counter()
+    events = run(tiny_gpt(tok), splits, max_steps=None, max_seconds=0.5, eval_interval=100_000)
+    assert events[-1].reason == "max_seconds"
+    assert 0.5 <= events[-1].elapsed < 5 and time.perf_counter() - start < 10
+
+
+def test_lr_schedule_warms_up_then_decays_to_min():
+    cfg = TrainConfig(learning_rate=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=100)
+    assert get_lr(0.0, 0, cfg) == pytest.approx(1e-4)
+    assert get_lr(0.1, 9, cfg) == pytest.approx(1e-3)
+    assert get_lr(0.5, 50, cfg) == pytest.approx(5.5e-4)
+    assert get_lr(1.0, 100, cfg) == pytest.approx(1e-4)
+
+
+def test_bad_train_config_is_explained():
+    with pytest.raises(ValueError, match="max_steps, max_seconds"):
+        TrainConfig(max_steps=None, max_seconds=None)
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+
+
+def test_loss_falls_on_shakespeare(setup):
+    tok, splits = setup
+    model = build_model("gpt", make_config("gpt", tok.vocab_size, "cpu", n_layer=2, block_size=32))
+    events = run(
+        model, splits, max_steps=150, eval_interval=150, eval_iters=10, learning_rate=3e-3, warmup_steps=20
+    )
+    final = [e for e in events if isinstance(e, EvalEvent)][-1]
+    assert final.val_loss < math.log(tok.vocab_size) - 1.2  # from ~4.2 to below ~3.0
+
+
+def test_bigram_trains_on_its_own_block_size(setup):
+    tok, splits = setup
+    model = build_model("bigram", make_config("bigram", tok.vocab_size))
+    events = run(
+        model, splits, max_steps=100, eval_interval=100, learning_rate=0.1, warmup_steps=0, batch_size=16
+    )
+    final = [e for e in events if isinstance(e, EvalEvent)][-1]
+    assert final.val_loss < 3.2
