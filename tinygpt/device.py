@@ -39,7 +39,8 @@ def describe_device(device: str | None = None) -> str:
         return f"CUDA GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads{', bf16' if cpu_has_fast_bf16() else ''})"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n > 1 else ''}{', bf16' if cpu_has_fast_bf16() else ''})"
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -87,4 +88,22 @@ def set_threads(n: int | None = None) -> int:
     """Use n torch threads (default: $TINYGPT_THREADS or all cores); returns the number set."""
     n = n or int(os.environ.get("TINYGPT_THREADS", 0)) or os.cpu_count() or 1
     torch.set_num_threads(n)
+    return n
+
+
+def training_threads(cores: int | None = None) -> int:
+    """Torch threads for training: $TINYGPT_THREADS if set; else every core on a 1-2 core machine
+    (leaving one idle would halve training), and all but one core on a bigger one, so the web
+    server always has a core to answer on."""
+    if os.environ.get("TINYGPT_THREADS"):
+        return max(1, int(os.environ["TINYGPT_THREADS"]))
+    cores = cores or os.cpu_count() or 1
+    return cores if cores <= 2 else cores - 1
+
+
+def configure_threads() -> int:
+    """Set torch's (process-wide) intra-op threads to `training_threads()`; returns the number."""
+    n = training_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
     return n

@@ -46,7 +46,7 @@ PRESETS: dict[str, dict] = {
     # The lecture's final model: 10.8M parameters, made for a GPU.
     "lecture": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
     # Learns visibly within a minute on a 2-core laptop CPU or Streamlit Community Cloud.
-    "cpu": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+    "cpu": dict(block_size=32, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
     # The shipped pretrained model: the best this project could train on a 2-core CPU.
     "small": dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1),
     # For tests: a forward pass takes microseconds.

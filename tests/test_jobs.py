@@ -1,0 +1,244 @@
+"""Background training jobs (tinygpt.jobs) and run planning (tinygpt.plan), on the `tiny` preset."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from tinygpt import jobs, plan
+from tinygpt.checkpoint import load_checkpoint
+from tinygpt.device import training_threads
+from tinygpt.models import build_model, count_parameters
+
+
+@pytest.fixture(scope="module")
+def data(text) -> plan.TrainingData:
+    return plan.TrainingData.from_text(text, "test text")
+
+
+def tiny_spec(data, models=plan.RACE, **values) -> plan.JobSpec:
+    values = {"max_steps": 30, "eval_interval": 10, "device": "cpu", **values}
+    return plan.make_spec(models, data.tokenizer.vocab_size, "tiny", **values)
+
+
+@pytest.fixture
+def registry():
+    reg = jobs.JobRegistry(max_jobs=2)
+    yield reg
+    reg.stop_all()
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_race_trains_both_models_records_history_and_saves(registry, data, runs_dir):
+    job = registry.start(tiny_spec(data), data, runs_dir)
+    assert job.wait(120)
+    view = job.view()
+    assert view.status == jobs.FINISHED and view.error is None and view.progress == 1.0
+    assert set(view.models) == {"bigram", "gpt"}
+    for kind, trace in view.models.items():
+        assert trace.steps == list(range(1, 31))
+        assert len(trace.losses) == len(trace.times) == 30
+        assert [e["step"] for e in trace.evals] == [10, 20, 30]
+        assert [s for s, _ in trace.samples] == [10, 20, 30] and all(t for _, t in trace.samples)
+        ckpt = load_checkpoint(trace.checkpoint)
+        assert ckpt.model_type == kind and trace.saved
+        assert ckpt.summary["steps"] == 30 and len(ckpt.summary["history"]) == 3
+        assert ckpt.summary["run_id"] == job.id and ckpt.summary["dataset"] == "test text"
+        assert trace.n_params == count_parameters(ckpt.model)
+    assert sorted(p.name for p, _ in jobs.saved_runs(runs_dir)) == sorted(
+        f"{job.name}-{k}.safetensors" for k in ("bigram", "gpt")
+    )
+
+
+def test_racing_trains_each_model_exactly_as_alone(registry, data, runs_dir):
+    """The lockstep race changes nothing for either model: same init, batches and updates."""
+    race = registry.start(tiny_spec(data, max_steps=12), data, runs_dir)
+    race.wait(120)
+    for kind in plan.RACE:
+        alone = registry.start(tiny_spec(data, (kind,), max_steps=12), data, runs_dir)
+        alone.wait(120)
+        assert alone.view().models[kind].losses == pytest.approx(race.view().models[kind].losses)
+
+
+def test_stop_ends_within_one_step_evaluates_and_saves(registry, data, runs_dir):
+    job = registry.start(tiny_spec(data, max_steps=1_000_000, eval_interval=1000), data, runs_dir)
+    wait_for(lambda: job.view().step >= 5)
+    job.stop()
+    asked_at = job.view().step  # at least the step count when the request was made
+    assert job.status in (jobs.STOPPING, jobs.STOPPED)
+    assert job.wait(60)
+    view = job.view()
+    assert view.status == jobs.STOPPED and not view.active and view.progress < 0.01
+    assert len({len(t.steps) for t in view.models.values()}) == 1  # both models end at the same step
+    for trace in view.models.values():
+        assert len(trace.steps) <= asked_at + 1  # the step under way when asked, no more
+        assert trace.evals[-1]["step"] == len(trace.steps)  # evaluated at the stop
+        assert load_checkpoint(trace.checkpoint).summary["steps"] == len(trace.steps)
+
+
+def test_the_cap_refuses_a_job_over_the_limit_with_a_clear_error(data, runs_dir):
+    reg = jobs.JobRegistry(max_jobs=1)
+    first = reg.start(tiny_spec(data, max_steps=1_000_000), data, runs_dir)
+    try:
+        with pytest.raises(jobs.TooManyJobs, match="limit"):
+            reg.start(tiny_spec(data), data, runs_dir)
+        assert reg.running() == [first]
+    finally:
+        first.stop()
+        first.wait(60)
+    second = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)  # room again once it ended
+    assert second.wait(60) and second.status == jobs.FINISHED
+
+
+def test_the_cap_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TINYGPT_MAX_JOBS", "3")
+    assert jobs.configured_max_jobs() == 3 and jobs.JobRegistry().max_jobs == 3
+    monkeypatch.delenv("TINYGPT_MAX_JOBS")
+    assert jobs.configured_max_jobs() == jobs.DEFAULT_MAX_JOBS
+
+
+def test_a_failing_run_ends_failed_with_its_message(registry, data, runs_dir):
+    short = plan.TrainingData.from_text("to be or not to be, " * 3, "short")  # 54 training characters
+    spec = plan.make_spec(("gpt",), short.tokenizer.vocab_size, "tiny", block_size=64, device="cpu")
+    assert any("longer than the training text" in p for p in plan.check_spec(spec, short))
+    job = registry.start(spec, short, runs_dir)  # started anyway: the job must report, not die silently
+    assert job.wait(60)
+    view = job.view()
+    assert view.status == jobs.FAILED and not view.active
+    assert "must be longer than block_size" in view.error and view.error.startswith("Training stopped")
+    assert registry.running() == []
+
+
+def test_out_of_memory_gets_advice():
+    message = jobs.failure_message(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert "ran out of memory" in message and "batch size" in message
+
+
+def test_reattach_by_id_and_keep_only_recent_ended_jobs(data, runs_dir):
+    reg = jobs.JobRegistry(max_jobs=2, keep=1)
+    first = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)
+    first.wait(60)
+    assert reg.get(first.id) is first and reg.get("nope") is None and reg.get(None) is None
+    assert reg.get(first.id).view().models["gpt"].steps == first.view().models["gpt"].steps
+    second = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)
+    second.wait(60)
+    third = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)
+    third.wait(60)
+    assert reg.get(first.id) is None  # the oldest ended job is forgotten; its files stay
+    assert reg.jobs()[0] is third and reg.get(second.id) is second
+
+
+def test_shared_registry_is_one_per_process():
+    assert jobs.shared_registry() is jobs.shared_registry()
+
+
+def test_saved_runs_can_be_deleted_but_not_while_training_or_outside_the_folder(
+    registry, data, runs_dir, tmp_path
+):
+    job = registry.start(
+        tiny_spec(data, models=("bigram",), max_steps=1_000_000, eval_interval=5), data, runs_dir
+    )
+    wait_for(lambda: job.view().models["bigram"].saved)
+    path = job.checkpoints()[0]
+    with pytest.raises(ValueError, match="stop it first"):
+        jobs.delete_saved_run(path, runs_dir, registry.busy_paths())
+    job.stop()
+    job.wait(60)
+    outside = tmp_path / "other.safetensors"
+    outside.write_bytes(b"x")
+    with pytest.raises(ValueError, match="not one of the saved runs"):
+        jobs.delete_saved_run(outside, runs_dir)
+    jobs.delete_saved_run(path, runs_dir, registry.busy_paths())
+    assert not path.exists() and outside.exists()
+
+
+def test_batch_curve_smooths_and_thins():
+    trace = jobs.ModelTrace("gpt", 1, "x", steps=list(range(1, 1001)), losses=[4.0] * 500 + [2.0] * 500,
+                            times=[i / 10 for i in range(1000)])  # fmt: skip
+    xs, ys = jobs.batch_curve(trace, points=100)
+    assert len(xs) <= 102 and xs[0] == 1 and xs[-1] == 1000
+    assert ys[0] == 4.0 and 2.0 < ys[-1] < 2.01  # the moving average has caught up
+    assert jobs.batch_curve(trace, by="time", points=100)[0][-1] == pytest.approx(99.9)
+
+
+# ---- planning -------------------------------------------------------------------------------------
+
+
+def test_heads_must_divide_the_embedding_and_the_message_says_what_works(data):
+    with pytest.raises(plan.SpecError) as e:
+        plan.make_spec(plan.RACE, 65, "cpu", n_embd=130, n_head=4, batch_size=0)
+    assert any("divisible" in p and "try n_embd 128 or 132" in p for p in e.value.problems)
+    assert any("batch_size must be at least 1" in p for p in e.value.problems)
+
+
+def test_gpt_settings_do_not_block_a_bigram_only_run():
+    spec = plan.make_spec(("bigram",), 65, "cpu", n_embd=130, n_head=4, block_size=16)
+    assert spec.models == ("bigram",) and spec.block_size == 16 and spec.gpt.n_embd == 128
+
+
+def test_absurd_sizes_are_refused_before_any_memory_is_used(data):
+    spec = plan.make_spec(
+        plan.RACE, 65, "cpu", n_layer=48, n_embd=4096, n_head=32, block_size=4096, batch_size=512
+    )
+    problems = plan.check_spec(spec, data, "cpu")
+    assert any("GiB" in p and "lower the batch size" in p for p in problems)
+    assert plan.check_spec(tiny_spec(data), data, "cpu") == []
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_parameter_count_without_building_matches_the_model(bias):
+    spec = plan.make_spec(plan.RACE, 65, "cpu", bias=bias)
+    for kind in plan.RACE:
+        assert plan.count_parameters_of(kind, spec) == count_parameters(
+            build_model(kind, spec.model_config(kind))
+        )
+
+
+def test_memory_estimate_covers_a_real_step():
+    spec = plan.make_spec(("gpt",), 65, "cpu", batch_size=8)
+    model = build_model("gpt", spec.gpt)
+    weights_and_adam = 16 * count_parameters(model)
+    assert plan.estimate_memory(spec) > weights_and_adam
+
+
+def test_time_per_step_times_real_steps(data):
+    spec = tiny_spec(data, batch_size=8)
+    est = plan.time_per_step(spec, data, "cpu", budget=10.0)
+    assert est.timed_batch == est.batch_size == 8  # small enough to time at full size
+    assert 0 < est.seconds < 5 and est.tokens_per_sec == pytest.approx(8 * spec.block_size / est.seconds)
+    scaled = plan.time_per_step(spec, data, "cpu", budget=1e-9)
+    assert scaled.timed_batch == 1 and scaled.batch_size == 8
+
+
+def test_bigram_floor_is_the_best_a_bigram_does(data, is_real_shakespeare, registry, runs_dir):
+    floor = plan.bigram_floor(data)
+    if is_real_shakespeare:
+        assert 2.40 < floor < 2.55  # the lecture's bigram plateaus near 2.5
+    job = registry.start(
+        tiny_spec(data, ("bigram",), max_steps=300, eval_interval=300, eval_iters=20), data, runs_dir
+    )
+    job.wait(120)
+    assert job.view().models["bigram"].evals[-1]["val_loss"] > floor - 0.05
+
+
+def test_training_threads_leave_a_core_for_the_server_on_bigger_machines(monkeypatch):
+    monkeypatch.delenv("TINYGPT_THREADS", raising=False)
+    assert [training_threads(n) for n in (1, 2, 3, 8)] == [1, 2, 2, 7]
+    monkeypatch.setenv("TINYGPT_THREADS", "5")
+    assert training_threads(8) == 5
+
+
+def test_presets_come_with_training_settings():
+    for name in ("cpu", "lecture", "tiny"):
+        d = plan.preset_defaults(name)
+        assert d["n_embd"] % d["n_head"] == 0 and (d["max_steps"] or d["max_seconds"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        plan.preset_defaults("huge")

@@ -1,0 +1,263 @@
+"""Plan a training run before starting it: what to train (one model or the bigram-vs-GPT race),
+whether the settings can work on this text and device, how much memory a step needs, how long a
+step takes (timed on this device with the real training loop), and the bigram's loss floor.
+
+The Train page and the benchmark script call these; `tinygpt.jobs` runs what they plan.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass, fields, replace
+from types import SimpleNamespace
+
+import torch
+
+from .bigram import BigramConfig
+from .corpus import sha256_hex
+from .data import CharTokenizer, Splits, encode_text, split_data
+from .device import configure_threads, resolve_device
+from .gpt import PRESETS, GPTConfig, config_problems
+from .models import build_model
+from .train import StepEvent, TrainConfig, train, train_config_problems
+
+RACE = ("bigram", "gpt")
+# A bigram is a single lookup table: a large learning rate without weight decay brings it to its
+# floor within a few hundred steps, so it keeps pace with the GPT in a race.
+BIGRAM_LR = 0.1
+# Training settings that go with each GPT preset (the page's defaults). "cpu" is tuned so that on
+# a 2-core CPU the GPT beats the bigram's best loss within a minute (see bench/bench_race.py).
+TRAIN_DEFAULTS: dict[str, dict] = {
+    "cpu": dict(batch_size=32, learning_rate=6e-3, warmup_steps=30, max_seconds=60.0, max_steps=None,
+                eval_interval=50, eval_iters=10, sample_tokens=150),
+    "small": dict(batch_size=64, learning_rate=2e-3, warmup_steps=100, max_seconds=600.0, max_steps=None,
+                  eval_interval=100, eval_iters=20, sample_tokens=200),
+    "lecture": dict(batch_size=64, learning_rate=3e-4, warmup_steps=100, max_seconds=None, max_steps=5000,
+                    eval_interval=500, eval_iters=200, sample_tokens=300),
+    "tiny": dict(batch_size=16, learning_rate=1e-2, warmup_steps=5, max_seconds=None, max_steps=200,
+                 eval_interval=10, eval_iters=2, sample_tokens=40),
+}  # fmt: skip
+MEMORY_SHARE = 0.8  # refuse a run whose estimate needs more than this share of the free memory
+
+
+def preset_defaults(preset: str) -> dict:
+    """The GPT preset's shape (n_layer, n_head, n_embd, block_size, dropout) and its training settings."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return {**PRESETS[preset], **TRAIN_DEFAULTS.get(preset, TRAIN_DEFAULTS["cpu"])}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A text ready to train on: its tokenizer, its train/val split, and a summary (name, size,
+    checksum) saved with every checkpoint so a model remembers what it was trained on."""
+
+    tokenizer: CharTokenizer
+    splits: Splits
+    summary: dict
+
+    @classmethod
+    def from_text(cls, text: str, name: str = "text") -> TrainingData:
+        tokenizer = CharTokenizer.from_text(text)
+        splits = split_data(encode_text(text, tokenizer))
+        summary = {"dataset": name, "dataset_chars": len(text), "dataset_sha256": sha256_hex(text.encode())}
+        return cls(tokenizer, splits, summary)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What one job trains: `models` (one of RACE, or both), the GPT's shape and the shared
+    training settings. In a race both models see the same batches: same block size, batch size and seed."""
+
+    models: tuple[str, ...]
+    gpt: GPTConfig
+    train: TrainConfig
+    preset: str = "custom"
+    bigram_lr: float = BIGRAM_LR
+
+    @property
+    def block_size(self) -> int:
+        return self.gpt.block_size
+
+    def model_config(self, kind: str):
+        return self.gpt if kind == "gpt" else BigramConfig(vocab_size=self.gpt.vocab_size)
+
+    def train_config(self, kind: str, checkpoint_path: str | None = None) -> TrainConfig:
+        cfg = replace(self.train, block_size=self.block_size, checkpoint_path=checkpoint_path)
+        if kind == "bigram":
+            cfg = replace(cfg, learning_rate=self.bigram_lr, weight_decay=0.0)
+        return cfg
+
+
+class SpecError(ValueError):
+    """Settings that cannot make a run; `problems` holds one plain sentence per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def make_spec(models, vocab_size: int, preset: str = "cpu", **values) -> JobSpec:
+    """A JobSpec from plain values (the page's widgets): GPT fields go to GPTConfig, the rest to
+    TrainConfig, on top of `preset_defaults(preset)`. Raises SpecError listing every problem."""
+    models = tuple(m for m in RACE if m in models)
+    if "gpt" not in models:  # the GPT's shape does not matter then, and must not block the run
+        values = {
+            k: v for k, v in values.items() if k not in ("n_layer", "n_head", "n_embd", "dropout", "bias")
+        }
+    values = {**preset_defaults(preset), **values, "vocab_size": vocab_size}
+    gpt_names = {f.name for f in fields(GPTConfig)}
+    train_names = {f.name for f in fields(TrainConfig)} - {"block_size", "checkpoint_path"}
+    gpt_values = {k: v for k, v in values.items() if k in gpt_names}
+    train_values = {k: v for k, v in values.items() if k in train_names}
+    problems = [] if models else ["choose what to train: the bigram, the GPT, or both"]
+    problems += _explain(config_problems(SimpleNamespace(**{**_gpt_defaults(), **gpt_values})), gpt_values)
+    problems += train_config_problems(SimpleNamespace(**{**_train_defaults(), **train_values}))
+    if problems:
+        raise SpecError(problems)
+    return JobSpec(models, GPTConfig(**gpt_values), TrainConfig(**train_values), preset)
+
+
+def _gpt_defaults() -> dict:
+    return {f.name: f.default for f in fields(GPTConfig)}
+
+
+def _train_defaults() -> dict:
+    return {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _explain(problems: list[str], gpt_values: dict) -> list[str]:
+    """Add a way out to the divisibility problem: the nearest embedding sizes that would work."""
+    n_embd, n_head = gpt_values.get("n_embd", 0), gpt_values.get("n_head", 0)
+    out = []
+    for p in problems:
+        if "divisible" in p and n_head > 0:
+            low, high = n_embd - n_embd % n_head, n_embd - n_embd % n_head + n_head
+            options = " or ".join(str(v) for v in (low, high) if v > 0)
+            p += f": every head gets an equal slice of the embedding, so try n_embd {options}"
+        out.append(p)
+    return out
+
+
+def check_spec(spec: JobSpec, data: TrainingData, device: str = "auto") -> list[str]:
+    """Problems that depend on the text and the device: block size vs text length, memory."""
+    problems = []
+    n_train, n_val = len(data.splits.train), len(data.splits.val)
+    if spec.block_size >= n_train:
+        problems.append(
+            f"block_size ({spec.block_size}) is longer than the training text ({n_train:,} characters "
+            f"after the 90/10 split): choose a block size below {n_train:,} or a longer text"
+        )
+    if n_val < 2:
+        problems.append("the text is too short to keep a validation part: use a longer text")
+    if data.tokenizer.vocab_size != spec.gpt.vocab_size:
+        problems.append(
+            f"the vocabulary has {data.tokenizer.vocab_size} characters, the model expects {spec.gpt.vocab_size}"
+        )
+    device = resolve_device(device)
+    need, free = estimate_memory(spec), free_memory(device)
+    if free is not None and need > MEMORY_SHARE * free:
+        problems.append(
+            f"one training step needs about {_gb(need)} (weights, gradients, AdamW state and activations for "
+            f"batch {spec.train.batch_size} x block {spec.block_size}) but {device} has {_gb(free)} free: "
+            "lower the batch size, block size, layers or embedding size"
+        )
+    return problems
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def estimate_memory(spec: JobSpec) -> int:
+    """Bytes one training step needs, an upper estimate: 16 per parameter (fp32 weights, gradients,
+    two AdamW moments) plus fp32 activations kept for backward. Per block: about 20 vectors of
+    n_embd per token (norms, q/k/v, MLP at 4x) and the (T, T) attention map of each head twice
+    (softmax output and its dropout), as in the explicit attention; plus logits at the end."""
+    B, T, cfg = spec.train.batch_size, spec.block_size, spec.gpt
+    total = 0
+    for kind in spec.models:
+        n_params = count_parameters_of(kind, spec)
+        acts = 3 * B * T * cfg.vocab_size  # logits, their fp32 copy and their gradient
+        if kind == "gpt":
+            acts += cfg.n_layer * B * T * (20 * cfg.n_embd + 2 * cfg.n_head * T) + 2 * B * T * cfg.n_embd
+        total += 16 * n_params + 4 * acts
+    return total
+
+
+def count_parameters_of(kind: str, spec: JobSpec) -> int:
+    """Parameter count without building the model (so absurd sizes cost nothing to check)."""
+    cfg, V = spec.gpt, spec.gpt.vocab_size
+    if kind == "bigram":
+        return V * V
+    C, L = cfg.n_embd, cfg.n_layer
+    per_block = 12 * C * C + 2 * C + (11 * C if cfg.bias else 0)  # attention 4C², MLP 8C², two norms
+    return V * C + cfg.block_size * C + L * per_block + C * (2 if cfg.bias else 1) + C * V
+
+
+def free_memory(device: str) -> int | None:
+    """Bytes free for a new run on `device` (None when unknown)."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    if device == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per training step of the whole job (both models in a race), and how it was found."""
+
+    seconds: float
+    tokens_per_sec: float
+    timed_batch: int  # the batch size actually timed; the estimate scales it linearly to the real one
+    batch_size: int
+
+
+def time_per_step(spec: JobSpec, data: TrainingData, device: str = "auto", budget: float = 0.5) -> StepTime:
+    """Time real training steps (forward, backward, AdamW: `tinygpt.train.train` itself) of each model
+    on `device`. When a full batch would take longer than `budget` seconds, time a smaller batch
+    and scale up linearly (an overestimate: bigger batches use the hardware better)."""
+    configure_threads()  # the same threads a job will use
+    B, T = spec.train.batch_size, spec.block_size
+    total, smallest = 0.0, B
+    for kind in spec.models:
+        one = _timed_steps(kind, spec, data, device, batch=1, steps=3)
+        batch = B if one * B <= budget else max(1, min(B, int(budget / one)))
+        seconds = _timed_steps(kind, spec, data, device, batch) * B / batch
+        total, smallest = total + seconds, min(smallest, batch)
+    return StepTime(total, B * T / total, smallest, B)
+
+
+def _timed_steps(
+    kind: str, spec: JobSpec, data: TrainingData, device: str, batch: int, steps: int = 5
+) -> float:
+    """Median seconds of the steps after the first (which pays for lazy imports and allocations)."""
+    model = build_model(kind, spec.model_config(kind))
+    cfg = replace(spec.train_config(kind), batch_size=batch, max_steps=steps, max_seconds=None,
+                  eval_interval=10**9, eval_iters=1, sample_tokens=0, device=device)  # fmt: skip
+    times = [
+        batch * spec.block_size / e.tokens_per_sec
+        for e in train(model, data.splits, cfg)
+        if isinstance(e, StepEvent)
+    ]
+    return statistics.median(times[1:])
+
+
+def bigram_floor(data: TrainingData) -> float:
+    """The validation loss of the best bigram, found by counting instead of training: next-character
+    frequencies after each character in the training text (plus one, as in makemore), scored on val."""
+    V = data.tokenizer.vocab_size
+    train_ids, val_ids = data.splits.train, data.splits.val
+    counts = torch.bincount(train_ids[:-1] * V + train_ids[1:], minlength=V * V).view(V, V).double() + 1
+    logp = (counts / counts.sum(1, keepdim=True)).log()  # (V, V): log P(next | current)
+    return float(-logp[val_ids[:-1], val_ids[1:]].mean())
