@@ -19,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .corpus import DatasetError, load_shakespeare, sha256_hex
 from .data import CharTokenizer, TokenizerError, encode_text, split_data
 from .device import resolve_device, resolve_dtype, set_threads
-from .gpt import PRESETS, config_problems
+from .gpt import PRESETS
 from .models import build_model, count_parameters, make_config
 from .sample import SampleConfig, generate, start_token
 from .train import (
@@ -110,22 +110,14 @@ def cmd_train(args) -> int:
     text = _load_text(args.data)
     tokenizer = CharTokenizer.from_text(text)
     overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
-    if args.model == "bigram" and overrides:
-        raise CLIError(f"--{next(iter(overrides)).replace('_', '-')} applies to --model gpt only")
-    problems = (
-        config_problems(
-            make_config("gpt", tokenizer.vocab_size, args.preset, use_flash=True).replace(**overrides)
-        )
-        if args.model == "gpt"
-        else []
-    )
-    if problems:
-        raise CLIError("; ".join(problems))
-    config = make_config(args.model, tokenizer.vocab_size, args.preset, **overrides)
     train_args = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    if args.model == "bigram":
+        if "block_size" in overrides:  # the bigram has no context; it sets the batches' length
+            train_args["block_size"] = overrides.pop("block_size")
+        if overrides:
+            raise CLIError(f"--{next(iter(overrides)).replace('_', '-')} applies to --model gpt only")
+    config = make_config(args.model, tokenizer.vocab_size, args.preset, **overrides)
     cfg = replace(TrainConfig(), **train_args, checkpoint_path=args.out)
-    if args.model == "bigram" and "block_size" in overrides:
-        cfg = replace(cfg, block_size=overrides["block_size"])
     data = encode_text(text, tokenizer)
     splits = split_data(data)
     model = build_model(args.model, config)
