@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import LESSONS, checkpoint_choices, checkpoint_label
+from pages.common import DATASET_NAME_KEY, LESSONS, SHAKESPEARE, checkpoint_choices, checkpoint_label
 from tinygpt import corpus
 from tinygpt.device import best_device, describe_device
 
@@ -31,12 +31,17 @@ device = best_device()
 left.metric("Training device", device.upper())
 left.caption(describe_device(device))
 ready = corpus.dataset_ready()
-middle.metric("Tiny Shakespeare", "ready" if ready else "not downloaded")
-middle.caption(
-    "Found locally; no download needed."
-    if ready
-    else "It is downloaded (1.1 MB) the first time you open the dataset lesson."
-)
+local = corpus.local_data_path()
+middle.metric("Tiny Shakespeare", "ready" if ready else "not found" if local else "not downloaded")
+if ready:
+    middle.caption("Found locally; no download needed.")
+elif local:
+    middle.caption(f"TINYGPT_DATA points at `{local}`, which does not exist. Fix the path or unset it.")
+else:
+    middle.caption("It is downloaded (1.1 MB) the first time you open the dataset lesson.")
+chosen = st.session_state.get(DATASET_NAME_KEY, SHAKESPEARE)
+if chosen != SHAKESPEARE:
+    middle.caption(f"The lessons use your text **{chosen}** (chosen in lesson 1).")
 found = checkpoint_choices()
 right.metric("Checkpoints", len(found))
 right.caption("\n\n".join(checkpoint_label(p, m) for p, m in found) or "Train one in lesson 3.")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 import torch
+from streamlit.errors import StreamlitPageNotFoundError
 
 from tinygpt import corpus
 from tinygpt.checkpoint import Checkpoint, list_checkpoints, load_checkpoint
@@ -44,7 +45,13 @@ def next_lesson(current: str) -> None:
     if i + 1 < len(paths):
         path, title, icon = LESSONS[i + 1]
         st.divider()
-        st.page_link(path, label=f"Next lesson: {title}", icon=":material/arrow_forward:")
+        try:
+            st.page_link(path, label=f"Next lesson: {title}", icon=":material/arrow_forward:")
+        except StreamlitPageNotFoundError:
+            # the page runs on its own (AppTest of one page file), outside app.py's navigation
+            st.markdown(
+                f"Next lesson: **{title}** (open the app with `streamlit run app.py` to follow the link)"
+            )
 
 
 @st.cache_data(show_spinner=False, max_entries=1)
@@ -75,6 +82,29 @@ def ensure_shakespeare() -> str | None:
     except corpus.DatasetError as e:
         st.error(str(e), icon=":material/error:")
         return None
+
+
+# The learner's choice of text, set by the dataset lesson and read by later lessons through
+# current_text(): DATASET_NAME_KEY holds "Tiny Shakespeare" or the uploaded file's name, and
+# DATASET_TEXT_KEY the text itself. Both are absent until the dataset lesson has run.
+SHAKESPEARE = "Tiny Shakespeare"
+DATASET_NAME_KEY = "dataset_name"
+DATASET_TEXT_KEY = "dataset_text"
+
+
+def set_dataset(name: str, text: str) -> None:
+    """Make `text` (called `name`) the text every later lesson uses."""
+    st.session_state[DATASET_NAME_KEY] = name
+    st.session_state[DATASET_TEXT_KEY] = text
+
+
+def current_text() -> tuple[str, str | None]:
+    """(name, text) of the learner's chosen text; Tiny Shakespeare until they choose another.
+    The text is None (and the page shows why) when Shakespeare is needed but cannot be had."""
+    text = st.session_state.get(DATASET_TEXT_KEY)
+    if text is not None:
+        return st.session_state.get(DATASET_NAME_KEY, SHAKESPEARE), text
+    return SHAKESPEARE, ensure_shakespeare()
 
 
 OFFLINE_HELP = (

@@ -215,11 +215,31 @@ def console_errors(page):
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact in test-artifacts/."""
+    """Save a screenshot of the whole page as a test artifact in test-artifacts/. Streamlit scrolls
+    inside its main block, so the window grows to that block's height for the picture."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(1000)  # let charts redraw at the new size
     page.screenshot(path=str(path), full_page=True)
+    if size and height > size["height"]:
+        page.set_viewport_size(size)
     return path
+
+
+def wait_for_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished the script run that a page load or widget change started."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    app = "[data-testid=stApp]"
+    try:
+        page.wait_for_selector(f"{app}[data-test-script-state=running]", timeout=2_000)
+    except PlaywrightTimeoutError:
+        pass  # the run was over before we looked
+    page.wait_for_selector(f"{app}[data-test-script-state=notRunning]", timeout=timeout)
 
 
 def assert_no_streamlit_exception(page) -> None:
