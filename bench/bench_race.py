@@ -39,7 +39,7 @@ from tinygpt import corpus, jobs, plan  # noqa: E402
 from tinygpt.checkpoint import read_metadata  # noqa: E402
 from tinygpt.device import configure_threads, describe_device  # noqa: E402
 
-REFRESH = 1.0  # the page's refresh interval (pages/3_training.py REFRESH)
+REFRESH = 1.0  # the page's refresh interval (lessons/3_training.py REFRESH)
 BIGRAM_BEST = 2.45  # the issue's reference for "the bigram's best"
 SHARED_DATA = [ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"]
 
@@ -75,7 +75,7 @@ def page_work(job: jobs.Job, floor: float) -> int:
     """What one redraw of the live fragment costs the server: the page's own figure, serialised as
     st.plotly_chart does, then the gc.collect() Streamlit runs after every script run unless
     .streamlit/config.toml sets runner.postScriptGC = false. Returns the JSON size."""
-    from pages.training_view import loss_figure
+    from lessons.training_view import loss_figure
 
     size = len(loss_figure(job.view(), floor).to_json())
     if POST_SCRIPT_GC:
@@ -111,7 +111,7 @@ def tokens_per_sec(data: plan.TrainingData, seconds: float, folder: str, polled:
 
 
 def overhead(data, seconds: float, repeats: int, folder: str) -> dict:
-    import pages.training_view  # noqa: F401 - import plotly before timing anything
+    import lessons.training_view  # noqa: F401 - import plotly before timing anything
 
     alone, polled = [], []
     for _ in range(repeats):

@@ -1,12 +1,12 @@
 """The app shell under AppTest: the home page reports the machine, and every lesson in
-pages.common.LESSONS opens through app.py's navigation without an exception."""
+lessons.common.LESSONS opens through app.py's navigation without an exception."""
 
 import shutil
 
 import pytest
 from conftest import app_test
 
-from pages.common import LESSONS, SHIPPED_DIR, USER_DIR
+from lessons.common import LESSONS, SHIPPED_DIR, USER_DIR
 from tinygpt.checkpoint import list_checkpoints
 from tinygpt.device import best_device, describe_device
 
@@ -57,15 +57,15 @@ def test_every_lesson_opens_through_the_navigation(app, path):
 
 
 def test_dataset_choice_survives_a_page_switch(app):
-    app.switch_page("pages/1_dataset.py").run()
+    app.switch_page("lessons/1_dataset.py").run()
     app.radio(key="dataset_source").set_value("Your own .txt file").run()
     app.file_uploader[0].upload("sonnet.txt", b"Shall I compare thee to a summer's day?\n" * 10, "text/plain")
     app.run()
     assert app.session_state["dataset_name"] == "sonnet.txt"
 
-    app.switch_page("pages/0_home.py").run()
+    app.switch_page("lessons/0_home.py").run()
     assert any("**sonnet.txt**" in c.value for c in app.caption)
-    app.switch_page("pages/1_dataset.py").run()
+    app.switch_page("lessons/1_dataset.py").run()
     assert not app.exception
     assert app.radio(key="dataset_source").value == "Your own .txt file"
     assert app.session_state["dataset_name"] == "sonnet.txt"

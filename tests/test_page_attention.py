@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import app_test, decode_array, plotly_spec
 
-PAGE = "pages/2_attention.py"
+PAGE = "lessons/2_attention.py"
 
 
 def open_page():
@@ -33,11 +33,11 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.fixture
 def no_checkpoints(monkeypatch, runs_dir, tmp_path):
     """No shipped and no user checkpoints, whatever checkpoints/ holds in the repository."""
-    import pages.common
+    import lessons.common
 
     empty = tmp_path / "shipped"
     empty.mkdir()
-    monkeypatch.setattr(pages.common, "SHIPPED_DIR", empty)
+    monkeypatch.setattr(lessons.common, "SHIPPED_DIR", empty)
     return runs_dir
 
 

@@ -1,4 +1,4 @@
-"""Lesson 1 (pages/1_dataset.py) under AppTest: every widget changes what is shown, uploads good
+"""Lesson 1 (lessons/1_dataset.py) under AppTest: every widget changes what is shown, uploads good
 and bad, and the offline and first-download paths of Tiny Shakespeare."""
 
 import functools
@@ -14,7 +14,7 @@ from conftest import app_test, decode_array, plotly_spec
 from tinygpt import CharTokenizer, corpus, encode_text, get_batch, split_data
 from tinygpt.explore import excerpt, min_tokens, text_stats, visible
 
-PAGE = "pages/1_dataset.py"
+PAGE = "lessons/1_dataset.py"
 
 
 @pytest.fixture(scope="module")

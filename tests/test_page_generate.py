@@ -11,12 +11,12 @@ import torch
 from conftest import app_test, decode_array, plotly_spec
 from safetensors.torch import save as save_safetensors
 
-import pages.common as common
+import lessons.common as common
 from tinygpt import BigramConfig, BigramLM, SampleConfig, generate_text, load_checkpoint, save_checkpoint
 from tinygpt.generation import as_markdown
 from tinygpt.models import count_parameters
 
-PAGE = "pages/4_generate.py"
+PAGE = "lessons/4_generate.py"
 PROMPT = "ROMEO:\n"
 
 

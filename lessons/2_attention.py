@@ -1,13 +1,13 @@
 """Lesson 2: the attention trick — averaging the past three ways, self-attention, and a trained GPT's heads.
 
-Every number comes from `tinygpt.attention_demo`; the figures from `pages.attention_charts`.
+Every number comes from `tinygpt.attention_demo`; the figures from `lessons.attention_charts`.
 """
 
 import numpy as np
 import streamlit as st
 
-from pages import attention_charts as charts
-from pages.common import (
+from lessons import attention_charts as charts
+from lessons.common import (
     LESSONS,
     cached_checkpoint,
     checkpoint_choices,
@@ -20,7 +20,7 @@ from tinygpt.checkpoint import CheckpointError
 from tinygpt.gpt import GPT, explicit_attention
 
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
-TRAINING = "pages/3_training.py"
+TRAINING = "lessons/3_training.py"
 LESSON_TITLES = {path: title for path, title, _ in LESSONS}
 
 
@@ -210,4 +210,4 @@ else:
             options = dict(weights=True, labels=maps.labels, height=height)
             heatmap(maps.weights[layer, head], title, key="attn_fig_trained", **options)
 
-next_lesson("pages/2_attention.py")
+next_lesson("lessons/2_attention.py")

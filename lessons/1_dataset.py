@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from pages.common import (
+from lessons.common import (
     DATASET_NAME_KEY,
     SHAKESPEARE,
     encoded,
@@ -209,4 +209,4 @@ st.markdown(
 )
 show_batches(splits, tokenizer, len(data))
 show_source(get_batch)
-next_lesson("pages/1_dataset.py")
+next_lesson("lessons/1_dataset.py")

@@ -1,13 +1,13 @@
 """Lesson 3: race the bigram against a Transformer on the same text, live. Planning (validation,
 memory, time per step) is in `tinygpt.plan`; the run is a background job from `tinygpt.jobs`, so a
-rerun, a page switch or a reload never stops it; the chart and tables are `pages.training_view`."""
+rerun, a page switch or a reload never stops it; the chart and tables are `lessons.training_view`."""
 
 from functools import partial
 
 import streamlit as st
 
-from pages.common import USER_DIR, current_text, next_lesson, show_source
-from pages.training_view import NAMES, duration, loss_figure, parameter_frame, widget_defaults
+from lessons.common import USER_DIR, current_text, next_lesson, show_source
+from lessons.training_view import NAMES, duration, loss_figure, parameter_frame, widget_defaults
 from tinygpt import jobs, plan
 from tinygpt.device import best_device, configure_threads, describe_device
 from tinygpt.gpt import PRESETS
@@ -213,4 +213,4 @@ st.markdown(
     "(*val*): when train keeps falling but val does not, the model has started to memorise."
 )
 show_source(train, get_lr, configure_optimizer)
-next_lesson("pages/3_training.py")
+next_lesson("lessons/3_training.py")

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages.common import (
+from lessons.common import (
     LESSONS,
     SHIPPED_DIR,
     cached_checkpoint,
@@ -221,6 +221,6 @@ st.markdown(
     "position. Since the GPT learned absolute positions, its window slides in jumps (`window_start`)."
 )
 show_source(generate, next_token_probs, window_start, KVCache)
-next_lesson("pages/4_generate.py")
+next_lesson("lessons/4_generate.py")
 st.divider()
 st.page_link(LESSONS[0][0], label="That was the last lesson: back to the start", icon=":material/home:")

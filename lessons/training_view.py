@@ -1,4 +1,4 @@
-"""The training lesson's (pages/3_training.py) chart, tables and formatting, with no Streamlit calls,
+"""The training lesson's (lessons/3_training.py) chart, tables and formatting, with no Streamlit calls,
 so the benchmark (bench/bench_race.py) can time exactly what each live redraw builds. Every number
 comes from `tinygpt.plan` and `tinygpt.jobs`.
 

@@ -1,4 +1,4 @@
-"""Plotly figures for the attention lesson (pages/2_attention.py): matrices as heatmaps, the
+"""Plotly figures for the attention lesson (lessons/2_attention.py): matrices as heatmaps, the
 "why scale" variance curve and the softmax-temperature bars. Figures only, no Streamlit calls;
 every number drawn comes from `tinygpt.attention_demo`.
 

@@ -22,11 +22,11 @@ USER_DIR = Path(os.environ.get("TINYGPT_RUNS_DIR") or SHIPPED_DIR / "user")
 
 # (page file, title, icon) in lesson order; app.py builds the navigation from this list.
 LESSONS = [
-    ("pages/0_home.py", "Home", ":material/home:"),
-    ("pages/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
-    ("pages/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
-    ("pages/3_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
-    ("pages/4_generate.py", "4 · Generate", ":material/edit_note:"),
+    ("lessons/0_home.py", "Home", ":material/home:"),
+    ("lessons/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
+    ("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
+    ("lessons/3_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
+    ("lessons/4_generate.py", "4 · Generate", ":material/edit_note:"),
 ]
 
 
