@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 import requests
 
+# as app.py does, before anything loads torch: a spinning OpenMP thread stalls on a shared machine
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 _TMP = Path(tempfile.mkdtemp(prefix="tinygpt-tests-"))
