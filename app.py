@@ -8,17 +8,11 @@ for the first request of a fresh server, so a deep link such as /attention would
 outside this navigation.
 """
 
-import os
 from pathlib import Path
 
-# Before torch loads: OpenMP threads that spin while they wait collapse when anything else wants the
-# same cores (the browser, the web server, a second run). On 2 busy cores a test took 67 s with
-# spinning threads and 4 s with passive ones; see docs/benchmarks.md for the idle-machine cost.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from lessons.common import LESSONS  # noqa: E402
+from lessons.common import LESSONS
 
 st.set_page_config(
     page_title="TinyGPT", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide"

@@ -28,7 +28,7 @@ from tinygpt import (  # noqa: E402
 from tinygpt.device import best_device, describe_device, set_threads  # noqa: E402
 from tinygpt.train import StepEvent  # noqa: E402
 
-BATCH = {"cpu": 32, "lecture": 64, "small": 64, "tiny": 8}
+BATCH = {"cpu": 32, "lecture": 16, "small": 32, "tiny": 8}
 WARMUP = 3
 
 

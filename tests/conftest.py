@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 import requests
 
-# as app.py does, before anything loads torch: a spinning OpenMP thread stalls on a shared machine
+# Before anything loads torch: the tests share 2 cores with a Streamlit server and chromium, and
+# OpenMP threads that spin while they wait collapse there (one test: 67 s spinning, 4 s passive).
+# The app itself keeps the default policy, which is 2.5x faster on an idle machine (docs/benchmarks.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"

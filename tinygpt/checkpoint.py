@@ -62,6 +62,7 @@ def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: d
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
