@@ -67,10 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     for name in GPT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
-    defaults = TrainConfig()
     for f in fields(TrainConfig):
         if f.name in TRAIN_FLAGS:
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(f.name, defaults), default=None)
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(f.type), default=None)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
@@ -94,20 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _flag_type(name: str, defaults: TrainConfig):
-    if name in ("device", "dtype"):
-        return str
-    if name in ("max_seconds", "learning_rate", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip"):
-        return float
-    return int
-
-
-def _load_text(path: str | None) -> str:
-    return load_shakespeare(path, progress=None)
+def _flag_type(annotation: str):
+    """argparse's type for a TrainConfig field, read from its annotation (e.g. "float | None")."""
+    for name, kind in (("float", float), ("int", int), ("str", str)):
+        if name in annotation:
+            return kind
+    raise TypeError(f"no command-line type for {annotation!r}")
 
 
 def cmd_train(args) -> int:
-    text = _load_text(args.data)
+    text = load_shakespeare(args.data)
     tokenizer = CharTokenizer.from_text(text)
     overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
     train_args = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
@@ -174,7 +169,7 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    text = _load_text(args.data)
+    text = load_shakespeare(args.data)
     missing = ckpt.tokenizer.unknown(text)
     if missing:
         raise CLIError(

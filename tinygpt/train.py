@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -195,7 +195,7 @@ class _RunState:
     device: str
     dtype: str
     block_size: int
-    history: list | None = None
+    history: list = field(default_factory=list)  # every evaluation so far, saved with checkpoints
 
 
 def _train_step(model, optimizer, splits, block_size, cfg, g, device, dtype) -> float:
@@ -232,9 +232,9 @@ def _stop_reason(step, elapsed, cfg: TrainConfig, should_stop) -> str | None:
 def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summary):
     losses = estimate_loss(model, splits, run.block_size, cfg, run.device, getattr(torch, run.dtype))
     elapsed = time.perf_counter() - start
-    run.history = (run.history or []) + [
+    run.history.append(
         {"step": step, "train_loss": losses["train"], "val_loss": losses["val"], "elapsed": elapsed}
-    ]
+    )
     yield EvalEvent(step, losses["train"], losses["val"], elapsed)
     if cfg.sample_tokens > 0 and tokenizer is not None:
         sample_cfg = SampleConfig(max_new_tokens=cfg.sample_tokens, seed=cfg.seed)
