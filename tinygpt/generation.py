@@ -89,7 +89,7 @@ def describe_config(card: ModelCard) -> str:
 def card_metrics(card: ModelCard) -> list[tuple[str, str]]:
     """(label, value) pairs for the card's headline numbers; '—' where the metadata is silent."""
     return [
-        ("Parameters", f"{card.parameters:,}"),
+        ("Parameters", _compact(card.parameters)),
         ("Training steps", "—" if card.steps is None else f"{card.steps:,}"),
         ("Val loss", "—" if card.val_loss is None else f"{card.val_loss:.3f}"),
         ("Trained on", (card.device or "—").upper()),
@@ -106,6 +106,13 @@ def card_caption(card: ModelCard) -> str:
     parts.append(f"vocabulary of {card.vocab_size} characters, sees the last {card.context_size}")
     caption = " · ".join(parts)
     return caption[0].upper() + caption[1:]
+
+
+def _compact(n: int) -> str:
+    """3,214,080 -> '3.21M': the card's metric columns are too narrow for every digit."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    return f"{n / 1e3:.1f}K" if n >= 10_000 else f"{n:,}"
 
 
 def _duration(seconds: float) -> str:
