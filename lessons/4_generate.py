@@ -20,6 +20,7 @@ from lessons.common import (
 )
 from tinygpt import generation as gen
 from tinygpt.checkpoint import CheckpointError, load_checkpoint
+from tinygpt.decode import Decoder
 from tinygpt.gpt import KVCache
 from tinygpt.sample import SampleConfig, generate, next_token_probs, window_start
 
@@ -218,9 +219,11 @@ st.markdown(
     "**Under the hood.** `generate` is a loop: logits for the last position → divide by the temperature "
     "→ keep the top k → softmax → `torch.multinomial`. Without a cache, every step re-runs the whole "
     "context; the **KV cache** keeps each layer's keys and values, so a step computes only the new "
-    "position. Since the GPT learned absolute positions, its window slides in jumps (`window_start`)."
+    "position. Since the GPT learned absolute positions, its window slides in jumps (`window_start`). "
+    "With the cache, each step is `Decoder`: the whole GPT for one character in a few lines, since at "
+    "batch 1 the overhead of each PyTorch call matters as much as the arithmetic."
 )
-show_source(generate, next_token_probs, window_start, KVCache)
+show_source(generate, next_token_probs, window_start, KVCache, Decoder)
 next_lesson("lessons/4_generate.py")
 st.divider()
 st.page_link(LESSONS[0][0], label="That was the last lesson: back to the start", icon=":material/home:")

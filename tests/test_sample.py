@@ -45,12 +45,12 @@ def test_cached_and_full_probabilities_match(model):
     assert all(torch.allclose(p, q, atol=1e-5) for p, q in zip(a, b, strict=True))
 
 
-def test_window_start_keeps_context_and_moves_in_quarter_blocks():
+def test_window_start_keeps_context_and_moves_in_half_blocks():
     assert window_start(8, 8) == 0
-    assert [window_start(n, 8) for n in range(9, 15)] == [2, 2, 4, 4, 6, 6]
-    for n in range(1, 300):
+    assert [window_start(n, 8) for n in range(9, 18)] == [4, 4, 4, 4, 8, 8, 8, 8, 12]
+    for n in range(1, 600):
         start = window_start(n, 256)
-        assert 0 <= n - start <= 256 and (n <= 256 or n - start > 192)
+        assert 0 <= n - start <= 256 and (n <= 256 or n - start > 128)
     assert window_start(5, 1) == 4  # the bigram sees only the last token
 
 

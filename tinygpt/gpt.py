@@ -90,6 +90,13 @@ class KVCache:
         self.v[layer, :, :, start:end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
+    def append_one(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """`append` for one token at batch 1: k, v are (nh, 1, hs); returns (nh, T, hs) views."""
+        end = self.length + 1
+        keys, values = self.k[layer, 0, :, :end], self.v[layer, 0, :, :end]
+        keys[:, -1:], values[:, -1:] = k, v
+        return keys, values
+
 
 def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     """True where query i (the last t_q of t_k positions) may attend to key j."""
