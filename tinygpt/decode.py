@@ -62,7 +62,7 @@ class Decoder:
         config, t = model.config, model.transformer
         self.n_head, self.head_size = config.n_head, config.n_embd // config.n_head
         self.scale = 1.0 / math.sqrt(self.head_size)
-        self.block_size = config.block_size
+        self.block_size, self.shape = config.block_size, (config.n_embd,)
         self.wte, self.wpe = t.wte.weight, t.wpe.weight
         self.layers = [LayerWeights.of(block) for block in t.h]
         self.ln_f, self.lm_head = _norm(t.ln_f), model.lm_head.weight
@@ -75,12 +75,12 @@ class Decoder:
         x = self.wte[token] + self.wpe[pos]  # (C,): one token, no batch or time dimension
         for i, w in enumerate(self.layers):
             x = add_projection(
-                x, self.attend(w, torch.layer_norm(x, x.shape, *w.ln_1), cache, i), w.attn_proj
+                x, self.attend(w, torch.layer_norm(x, self.shape, *w.ln_1), cache, i), w.attn_proj
             )
-            h = F.gelu(projection(torch.layer_norm(x, x.shape, *w.ln_2), w.c_fc), approximate=w.gelu)
+            h = F.gelu(projection(torch.layer_norm(x, self.shape, *w.ln_2), w.c_fc), approximate=w.gelu)
             x = add_projection(x, h, w.mlp_proj)
         cache.length += 1
-        return torch.mv(self.lm_head, torch.layer_norm(x, x.shape, *self.ln_f))
+        return torch.mv(self.lm_head, torch.layer_norm(x, self.shape, *self.ln_f))
 
     def attend(self, w: LayerWeights, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
         """Causal self-attention for the newest token, before the output projection: the token may

@@ -82,6 +82,8 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
+        # each layer's (nh, block_size, hs) view of the first sequence, for append_one's speed
+        self.first_k, self.first_v = self.k[:, 0].unbind(0), self.v[:, 0].unbind(0)
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
         """Store k, v (B, nh, T, hs) after the cached ones; return all keys and values so far."""
@@ -93,7 +95,7 @@ class KVCache:
     def append_one(self, layer: int, k: torch.Tensor, v: torch.Tensor):
         """`append` for one token at batch 1: k, v are (nh, 1, hs); returns (nh, T, hs) views."""
         end = self.length + 1
-        keys, values = self.k[layer, 0, :, :end], self.v[layer, 0, :, :end]
+        keys, values = self.first_k[layer][:, :end], self.first_v[layer][:, :end]
         keys[:, -1:], values[:, -1:] = k, v
         return keys, values
 
