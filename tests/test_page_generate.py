@@ -204,7 +204,8 @@ def test_step_through_marks_the_sample_and_the_sliders_reshape_it(runs):
     assert [n["text"] for n in notes] == ["sampled"] and notes[0]["x"] in x
     at.slider(key="generate_temperature").set_value(0.3).run()
     x2, model2, colder, _ = _bars(at)
-    assert x2 == x and model2 == pytest.approx(model)  # the model's own view does not move
+    # the model's own top 10 do not move (an 11th bar, the sampled character when it ranks lower, may)
+    assert x2[:10] == x[:10] and model2[:10] == pytest.approx(model[:10])
     assert colder.max() > shaped.max()  # a lower temperature sharpens what is sampled from
     at.select_slider(key="generate_top_k").set_value(1).run()
     _, _, top1, notes = _bars(at)
