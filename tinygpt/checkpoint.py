@@ -118,13 +118,12 @@ def _check_shapes(model_type: str, config, tensors: dict, name: str) -> None:
     if found != expected:
         missing = sorted(set(expected) - set(found))[:3]
         wrong = [k for k in expected if k in found and found[k] != expected[k]][:3]
-        detail = (
-            f"missing {missing}"
-            if missing
-            else f"wrong shapes for {wrong}"
-            if wrong
-            else "unexpected tensors"
-        )
+        if missing:
+            detail = f"missing {missing}"
+        elif wrong:
+            detail = f"wrong shapes for {wrong}"
+        else:
+            detail = "unexpected tensors"
         raise CheckpointError(f"{name}: the weights do not match the config ({detail})")
 
 

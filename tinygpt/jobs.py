@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -56,8 +56,9 @@ class ModelTrace:
     saved: bool = False
 
     def copy(self) -> ModelTrace:
-        return ModelTrace(self.kind, self.n_params, self.checkpoint, list(self.steps), list(self.losses),
-                          list(self.times), list(self.evals), list(self.samples), self.saved)  # fmt: skip
+        """A snapshot: the lists copied, so the running job's appends do not reach it."""
+        lists = ("steps", "losses", "times", "evals", "samples")
+        return replace(self, **{name: list(getattr(self, name)) for name in lists})
 
 
 @dataclass(frozen=True)
