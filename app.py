@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lessons.common import LESSONS
+from lessons.ui import LESSONS
 
 st.set_page_config(
     page_title="TinyGPT", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide"

@@ -4,7 +4,7 @@ Two measurements per model, each against a baseline measured in the same run:
   - whole generations: tokens/s of tinygpt.sample.generate for N new tokens (default 1000) from a
     one-token prompt, with the KV cache against without it (nanoGPT's way: the whole window
     recomputed for every token). Both paths follow the same window rule and must pick the same tokens.
-  - one decoding step at mid-context: `decode.Decoder` against `GPT.forward` with the same cache.
+  - one decoding step at mid-context: `GPT.decoder()` against `GPT.forward` with the same cache.
 With the dataset at hand (--data, $TINYGPT_DATA or the cache), it also prints the shipped model's
 validation loss by how much context it had: the cost of sliding the window in half-block jumps.
 This VM's speed drifts by ±30% from minute to minute, so each rate is the median of --repeats
@@ -25,12 +25,12 @@ from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from course.generation import DECODE_THREADS  # noqa: E402
 from tinygpt import GPT, GPTConfig, SampleConfig, generate, load_checkpoint  # noqa: E402
 from tinygpt.corpus import DatasetError, load_shakespeare  # noqa: E402
 from tinygpt.data import encode_text, split_data  # noqa: E402
-from tinygpt.decode import Decoder  # noqa: E402
 from tinygpt.device import describe_device, set_threads  # noqa: E402
-from tinygpt.generation import DECODE_THREADS  # noqa: E402
 from tinygpt.models import count_parameters  # noqa: E402
 
 SHIPPED = ROOT / "checkpoints" / "shakespeare-gpt.safetensors"
@@ -51,13 +51,18 @@ def step_micros(model, step, n: int = 200) -> float:
     model(torch.zeros(1, model.config.block_size // 2, dtype=torch.long), cache=cache)
     prefilled = cache.length
     for _ in range(20):
-        cache.length = prefilled
+        rewind(cache, prefilled)
         step(1, cache)
     start = time.perf_counter()
     for _ in range(n):
-        cache.length = prefilled
+        rewind(cache, prefilled)
         step(1, cache)
     return (time.perf_counter() - start) / n * 1e6
+
+
+def rewind(cache, length: int) -> None:
+    for layer in cache.layers:
+        layer.length = length
 
 
 def forward_step(model):
@@ -74,18 +79,26 @@ def measure(name: str, model, new_tokens: int, repeats: int) -> dict:
         assert a == b, "the cached and uncached paths picked different tokens"
         rates["kv_cache"].append(cached)
         rates["no_cache"].append(full)
-        rates["decoder_us"].append(step_micros(model, Decoder(model)))
+        rates["decoder_us"].append(step_micros(model, model.decoder()))
         rates["forward_us"].append(step_micros(model, forward_step(model)))
     med = {k: statistics.median(v) for k, v in rates.items()}
     return {
-        "bench": "generate", "model": name, "params": count_parameters(model),
-        "block_size": model.config.block_size, "new_tokens": new_tokens, "repeats": repeats,
+        "bench": "generate",
+        "model": name,
+        "params": count_parameters(model),
+        "block_size": model.config.block_size,
+        "new_tokens": new_tokens,
+        "repeats": repeats,
         "device": describe_device("cpu"),
-        "kv_cache_tok_s": round(med["kv_cache"]), "kv_cache_best_tok_s": round(max(rates["kv_cache"])),
-        "no_cache_tok_s": round(med["no_cache"]), "kv_cache_vs_no_cache": round(med["kv_cache"] / med["no_cache"], 2),
-        "step_us_decoder": round(med["decoder_us"]), "step_us_forward": round(med["forward_us"]),
-        "forward_vs_decoder": round(med["forward_us"] / med["decoder_us"], 2), "same_tokens": True,
-    }  # fmt: skip
+        "kv_cache_tok_s": round(med["kv_cache"]),
+        "kv_cache_best_tok_s": round(max(rates["kv_cache"])),
+        "no_cache_tok_s": round(med["no_cache"]),
+        "kv_cache_vs_no_cache": round(med["kv_cache"] / med["no_cache"], 2),
+        "step_us_decoder": round(med["decoder_us"]),
+        "step_us_forward": round(med["forward_us"]),
+        "forward_vs_decoder": round(med["forward_us"] / med["decoder_us"], 2),
+        "same_tokens": True,
+    }
 
 
 @torch.inference_mode()
@@ -107,9 +120,16 @@ def loss_by_context(ckpt, text: str, n_windows: int = 2048) -> dict:
         f"context_{lo + 1}_{hi}": round(float(per_position[lo:hi].mean()), 4)
         for lo, hi in zip(edges, edges[1:], strict=False)
     }
-    return {"bench": "loss_by_context", "model": SHIPPED.name, "windows": n_windows, **ranges,
-            f"half_block_jumps_{block // 2 + 1}_{block}": round(float(per_position[block // 2 :].mean()), 4),
-            f"quarter_block_jumps_{3 * block // 4 + 1}_{block}": round(float(per_position[3 * block // 4 :].mean()), 4)}  # fmt: skip
+    return {
+        "bench": "loss_by_context",
+        "model": SHIPPED.name,
+        "windows": n_windows,
+        **ranges,
+        f"half_block_jumps_{block // 2 + 1}_{block}": round(float(per_position[block // 2 :].mean()), 4),
+        f"quarter_block_jumps_{3 * block // 4 + 1}_{block}": round(
+            float(per_position[3 * block // 4 :].mean()), 4
+        ),
+    }
 
 
 def main() -> None:

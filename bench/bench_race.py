@@ -35,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tinygpt import corpus, jobs, plan  # noqa: E402
+from course import plan, runs  # noqa: E402
+from tinygpt import corpus  # noqa: E402
 from tinygpt.checkpoint import read_metadata  # noqa: E402
 from tinygpt.device import configure_threads, describe_device  # noqa: E402
 
@@ -46,7 +47,7 @@ SHARED_DATA = [ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"]
 
 def race(data: plan.TrainingData, seconds: float, folder: str) -> dict:
     spec = plan.make_spec(plan.RACE, data.tokenizer.vocab_size, "cpu", max_seconds=seconds)
-    job = jobs.JobRegistry().start(spec, data, folder)
+    job = runs.RunRegistry().start(spec, data, folder)
     job.wait()
     view = job.view()
     gpt, bigram = view.models["gpt"].evals, view.models["bigram"].evals
@@ -71,11 +72,11 @@ def race(data: plan.TrainingData, seconds: float, folder: str) -> dict:
     }
 
 
-def page_work(job: jobs.Job, floor: float) -> int:
+def page_work(job: runs.Run, floor: float) -> int:
     """What one redraw of the live fragment costs the server: the page's own figure, serialised as
     st.plotly_chart does, then the gc.collect() Streamlit runs after every script run unless
     .streamlit/config.toml sets runner.postScriptGC = false. Returns the JSON size."""
-    from lessons.training_view import loss_figure
+    from course.figures.training import loss_figure
 
     size = len(loss_figure(job.view(), floor).to_json())
     if POST_SCRIPT_GC:
@@ -94,7 +95,7 @@ POST_SCRIPT_GC = _post_script_gc()
 
 def tokens_per_sec(data: plan.TrainingData, seconds: float, folder: str, polled: bool) -> float:
     spec = plan.make_spec(plan.RACE, data.tokenizer.vocab_size, "cpu", max_seconds=seconds)
-    job = jobs.JobRegistry().start(spec, data, folder)
+    job = runs.RunRegistry().start(spec, data, folder)
     floor, done = plan.bigram_floor(data), threading.Event()
 
     def reader():
@@ -111,7 +112,7 @@ def tokens_per_sec(data: plan.TrainingData, seconds: float, folder: str, polled:
 
 
 def overhead(data, seconds: float, repeats: int, folder: str) -> dict:
-    import lessons.training_view  # noqa: F401 - import plotly before timing anything
+    import course.figures.training  # noqa: F401 - import plotly before timing anything
 
     alone, polled = [], []
     for _ in range(repeats):
@@ -161,11 +162,16 @@ def browser(seconds: float, repeats: int, nice: bool) -> dict:
         server.terminate()
         shutil.rmtree(runs, ignore_errors=True)
     a, b = statistics.median(results["closed"]), statistics.median(results["open"])
-    return {"tokens_per_sec_page_closed": results["closed"], "tokens_per_sec_page_open": results["open"],
-            "refreshes_per_sec_page_open": results["refreshes"], "chromium_niced": nice,
-            "browser_cpu_s_per_s_page_open": results["browser_cpu"],
-            "server_cpu_s_per_s_outside_training": results["serving_cpu"],
-            "slowdown_pct": round(100 * (a - b) / a, 1), "seconds_per_run": seconds}  # fmt: skip
+    return {
+        "tokens_per_sec_page_closed": results["closed"],
+        "tokens_per_sec_page_open": results["open"],
+        "refreshes_per_sec_page_open": results["refreshes"],
+        "chromium_niced": nice,
+        "browser_cpu_s_per_s_page_open": results["browser_cpu"],
+        "server_cpu_s_per_s_outside_training": results["serving_cpu"],
+        "slowdown_pct": round(100 * (a - b) / a, 1),
+        "seconds_per_run": seconds,
+    }
 
 
 def _browser_pids(server_pid: int) -> set[int]:
@@ -216,9 +222,23 @@ def _serve():
     with socket.socket() as s:  # a free port (tests/conftest.py is not imported: it resets the environment)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -316,19 +336,29 @@ def main() -> None:
     parser.add_argument("--skip-race", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--browser", action="store_true", help="also measure with the real page in chromium")
-    parser.add_argument("--nice-browser", action="store_true",
-                        help="run chromium at the lowest priority, as if it ran on another computer "
-                             "(valid only while refreshes_per_sec_page_open stays near 1)")  # fmt: skip
-    parser.add_argument("--data", default=next((str(p) for p in SHARED_DATA if p.is_file()), None),
-                        help="Tiny Shakespeare's input.txt (default: ../shared/data, $TINYGPT_DATA or the cache)")  # fmt: skip
+    parser.add_argument(
+        "--nice-browser",
+        action="store_true",
+        help="run chromium at the lowest priority, as if it ran on another computer "
+        "(valid only while refreshes_per_sec_page_open stays near 1)",
+    )
+    parser.add_argument(
+        "--data",
+        default=next((str(p) for p in SHARED_DATA if p.is_file()), None),
+        help="Tiny Shakespeare's input.txt (default: ../shared/data, $TINYGPT_DATA or the cache)",
+    )
     args = parser.parse_args()
     if args.data:
         os.environ["TINYGPT_DATA"] = args.data  # the browser run's server reads the same file
     text = corpus.load_shakespeare(args.data, progress=None)
     data = plan.TrainingData.from_text(text, "Tiny Shakespeare")
     threads = configure_threads()
-    out = {"device": describe_device(), "threads": threads, "cpus": os.cpu_count(),
-           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}  # fmt: skip
+    out = {
+        "device": describe_device(),
+        "threads": threads,
+        "cpus": os.cpu_count(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_race:
             out["race"] = race(data, args.seconds, folder)

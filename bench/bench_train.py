@@ -36,8 +36,15 @@ def tokens_per_sec(preset, use_flash, dtype, splits, vocab_size, steps, device) 
     torch.manual_seed(0)
     config = GPTConfig.preset(preset, vocab_size=vocab_size, use_flash=use_flash)
     model = build_model("gpt", config)
-    cfg = TrainConfig(batch_size=BATCH[preset], max_steps=WARMUP + steps, eval_interval=10**9, eval_iters=1,
-                      device=device, dtype=dtype, warmup_steps=0)  # fmt: skip
+    cfg = TrainConfig(
+        batch_size=BATCH[preset],
+        max_steps=WARMUP + steps,
+        eval_interval=10**9,
+        eval_iters=1,
+        device=device,
+        dtype=dtype,
+        warmup_steps=0,
+    )
     rates = [e.tokens_per_sec for e in train(model, splits, cfg) if isinstance(e, StepEvent)][WARMUP:]
     return statistics.median(rates)
 
@@ -56,8 +63,13 @@ def main() -> None:
     device = best_device()
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # the first AdamW in a process is slow
     for preset in args.presets:
-        row = {"bench": "train", "preset": preset, "device": describe_device(device),
-               "batch_size": BATCH[preset], "steps": args.steps}  # fmt: skip
+        row = {
+            "bench": "train",
+            "preset": preset,
+            "device": describe_device(device),
+            "batch_size": BATCH[preset],
+            "steps": args.steps,
+        }
         for use_flash in (False, True):
             for dtype in ("float32", "bfloat16"):
                 key = f"{'fast' if use_flash else 'explicit'}_{'bf16' if dtype == 'bfloat16' else 'fp32'}"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lessons.common import DATASET_NAME_KEY, LESSONS, SHAKESPEARE, checkpoint_choices, checkpoint_label
+from lessons.ui import DATASET_NAME_KEY, LESSONS, SHAKESPEARE, checkpoint_choices, checkpoint_label
 from tinygpt import corpus
 from tinygpt.device import best_device, describe_device
 

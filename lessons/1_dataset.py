@@ -6,7 +6,9 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from lessons.common import (
+from course import dataset as explore
+from course.text import char_label as visible
+from lessons.ui import (
     DATASET_NAME_KEY,
     SHAKESPEARE,
     encoded,
@@ -15,9 +17,8 @@ from lessons.common import (
     set_dataset,
     show_source,
 )
-from tinygpt import corpus, explore
+from tinygpt import corpus
 from tinygpt.data import CharTokenizer, encode_text, get_batch, split_data
-from tinygpt.explore import visible
 
 UPLOAD = "Your own .txt file"
 EXCERPT_CHARS = 1000
@@ -33,9 +34,13 @@ def choose_text() -> tuple[str, str]:
     """The text radio and the uploader; returns (name, text) or stops the page with a message."""
     uploaded_before = st.session_state.get(DATASET_NAME_KEY, SHAKESPEARE) != SHAKESPEARE
     source = st.radio(
-        "Which text?", [SHAKESPEARE, UPLOAD], index=int(uploaded_before), horizontal=True,
-        key="dataset_source", persist_state="session",
-    )  # fmt: skip
+        "Which text?",
+        [SHAKESPEARE, UPLOAD],
+        index=int(uploaded_before),
+        horizontal=True,
+        key="dataset_source",
+        persist_state="session",
+    )
     if source == SHAKESPEARE:
         text = ensure_shakespeare()
         if text is None:
@@ -66,10 +71,14 @@ def show_stats(text: str) -> None:
     stats = stats_of(text)
     for col, (label, value) in zip(
         st.columns(4),
-        [("characters", stats.n_chars), ("lines", stats.n_lines), ("words", stats.n_words),
-         ("vocabulary size", stats.vocab_size)],
+        [
+            ("characters", stats.n_chars),
+            ("lines", stats.n_lines),
+            ("words", stats.n_words),
+            ("vocabulary size", stats.vocab_size),
+        ],
         strict=True,
-    ):  # fmt: skip
+    ):
         col.metric(label, f"{value:,}")
     st.markdown("**The vocabulary:** every distinct character, sorted. A character's position is its id.")
     st.code(" ".join(visible(ch) for ch in stats.vocab), language=None, wrap_lines=True)
@@ -127,8 +136,17 @@ def show_split(data: torch.Tensor):
     n_train, n_val = len(splits.train), len(splits.val)
     fig = go.Figure()
     for name, n, color in [("train", n_train, ACCENT), ("val", n_val, MUTED)]:
-        fig.add_trace(go.Bar(x=[n], y=["text"], name=name, orientation="h", marker_color=color,
-                             text=[f"{name} {n / len(data):.0%}"], textposition="inside"))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=[n],
+                y=["text"],
+                name=name,
+                orientation="h",
+                marker_color=color,
+                text=[f"{name} {n / len(data):.0%}"],
+                textposition="inside",
+            )
+        )
     fig.update_layout(barmode="stack", height=140, showlegend=False, margin=dict(t=10, b=10, l=10, r=10))
     fig.update_xaxes(title="position in the text (tokens)")
     fig.update_yaxes(visible=False)
@@ -164,10 +182,15 @@ def show_batches(splits, tokenizer: CharTokenizer, n_tokens: int) -> None:
     b = st.slider("Row b to unpack", 0, batch_size - 1, 0, key="dataset_row") if batch_size > 1 else 0
     st.markdown(f"One chunk of {block_size} characters holds **{block_size} training examples**:")
     rows = [
-        {"t": e.t, "when the input is": str(e.context_ids), "(text)": e.context.replace("\n", "\\n"),
-         "the target is": e.target_id, "(char)": visible(e.target)}
+        {
+            "t": e.t,
+            "when the input is": str(e.context_ids),
+            "(text)": e.context.replace("\n", "\\n"),
+            "the target is": e.target_id,
+            "(char)": visible(e.target),
+        }
         for e in explore.examples(x[b], y[b], tokenizer)
-    ]  # fmt: skip
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 

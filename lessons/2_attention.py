@@ -6,8 +6,9 @@ Every number comes from `tinygpt.attention_demo`; the figures from `lessons.atte
 import numpy as np
 import streamlit as st
 
-from lessons import attention_charts as charts
-from lessons.common import (
+from course import attention as ad
+from course.figures import attention as charts
+from lessons.ui import (
     LESSONS,
     cached_checkpoint,
     checkpoint_choices,
@@ -15,7 +16,6 @@ from lessons.common import (
     next_lesson,
     show_source,
 )
-from tinygpt import attention_demo as ad
 from tinygpt.checkpoint import CheckpointError
 from tinygpt.gpt import GPT, explicit_attention
 

@@ -9,7 +9,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lessons.common import (
+from course import generation as gen
+from course.text import char_label, visible
+from lessons.ui import (
     LESSONS,
     SHIPPED_DIR,
     cached_checkpoint,
@@ -18,10 +20,8 @@ from lessons.common import (
     next_lesson,
     show_source,
 )
-from tinygpt import generation as gen
 from tinygpt.checkpoint import CheckpointError, load_checkpoint
-from tinygpt.decode import Decoder
-from tinygpt.gpt import KVCache
+from tinygpt.gpt import GPT, KVCache
 from tinygpt.sample import SampleConfig, generate, next_token_probs, window_start
 
 UPLOAD, N_STEPS, TOP_K = "upload", 12, ["off", 1, 2, 3, 5, 10, 20, 40]
@@ -99,12 +99,20 @@ with st.container(border=True):
     left.caption(gen.card_caption(card))
     if card.history:
         colors = {"train_loss": INK, "val_loss": ORANGE}
-        fig = px.line(pd.DataFrame(card.history), x="step", y=list(colors), color_discrete_map=colors, height=200,
-                      markers=len(card.history) < 30)  # fmt: skip
+        fig = px.line(
+            pd.DataFrame(card.history),
+            x="step",
+            y=list(colors),
+            color_discrete_map=colors,
+            height=200,
+            markers=len(card.history) < 30,
+        )
         fig.update_traces(marker_size=5).update_layout(
-            title="Loss while training", margin=dict(l=0, r=0, t=30, b=0), yaxis_title=None,
+            title="Loss while training",
+            margin=dict(l=0, r=0, t=30, b=0),
+            yaxis_title=None,
             legend=dict(title=None, orientation="h", y=1.2, x=1, xanchor="right"),
-        )  # fmt: skip
+        )
         right.plotly_chart(fig, key="generate_loss_chart", config={"displayModeBar": False})
     else:
         right.caption("This checkpoint records no loss history.")
@@ -121,14 +129,14 @@ cfg = SampleConfig(n_chars, temperature, None if top_k == "off" else top_k, seed
 settings = f"temperature {temperature:g} · top-k {top_k} · seed {seed}"
 
 text = st.text_area("Prompt", "ROMEO:\n", height=80, key="generate_prompt", help=HELP["prompt"])
-prompt = gen.encode_prompt(tok, text)
+prompt = gen.read_prompt(tok, text)
 if note := gen.unknown_note(prompt, tok):
     st.warning(note, icon=":material/translate:")
 
 
 def stream_into(box, model, tokenizer, text: str, label: str) -> dict:
     """Stream the prompt and its continuation into `box`; return the text and how fast it came."""
-    p = gen.encode_prompt(tokenizer, text)
+    p = gen.read_prompt(tokenizer, text)
     stream = gen.TimedStream(model, tokenizer, p.ids, cfg)
     with box:
         st.write_stream(map(gen.as_markdown, chain([p.shown], stream)))
@@ -196,13 +204,15 @@ with step_tab:
     steps = st.session_state["generate_steps"][1]
     step = steps[st.slider("Character", 1, N_STEPS, 1, key="generate_step") - 1]
     rows = gen.top_candidates(step, tok, 10)
-    context = gen.visible(tok.decode(step.context[-60:]))
-    st.markdown(f"…`{context}` → **`{gen.char_label(tok.itos[step.token])}`**")
+    context = visible(tok.decode(step.context[-60:]))
+    st.markdown(f"…`{context}` → **`{char_label(tok.itos[step.token])}`**")
     fig = px.bar(pd.DataFrame(rows), x="label", y=["p_model", "p_shaped"], barmode="group", height=330)
     fig.update_layout(
-        margin=dict(l=0, r=0, t=30, b=0), xaxis=dict(type="category", title="next character"),
-        yaxis=dict(tickformat=".1~%", title="probability"), legend=dict(title=None, orientation="h", y=1.12),
-    )  # fmt: skip
+        margin=dict(l=0, r=0, t=30, b=0),
+        xaxis=dict(type="category", title="next character"),
+        yaxis=dict(tickformat=".1~%", title="probability"),
+        legend=dict(title=None, orientation="h", y=1.12),
+    )
     names = {
         "p_model": "the model (temperature 1)",
         "p_shaped": f"drawn from (temperature {temperature:g}, top-k {top_k})",
@@ -220,10 +230,10 @@ st.markdown(
     "→ keep the top k → softmax → `torch.multinomial`. Without a cache, every step re-runs the whole "
     "context; the **KV cache** keeps each layer's keys and values, so a step computes only the new "
     "position. Since the GPT learned absolute positions, its window slides in jumps (`window_start`). "
-    "With the cache, each step is `Decoder`: the whole GPT for one character in a few lines, since at "
+    "With the cache, each step is `GPT.decoder()`: the whole GPT for one character in a few lines, since at "
     "batch 1 the overhead of each PyTorch call matters as much as the arithmetic."
 )
-show_source(generate, next_token_probs, window_start, KVCache, Decoder)
+show_source(generate, next_token_probs, window_start, KVCache, GPT.decoder)
 next_lesson("lessons/4_generate.py")
 st.divider()
 st.page_link(LESSONS[0][0], label="That was the last lesson: back to the start", icon=":material/home:")

@@ -159,11 +159,22 @@ def streamlit_server():
     port = free_port()
     log = open(_TMP / "streamlit.log", "w")  # noqa: SIM115 - closed below
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -203,9 +214,14 @@ def browser_type_launch_args(browser_type_launch_args):
             pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     flags = [
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic",
-    ]  # fmt: skip
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+    ]
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": flags}
 
 

@@ -1,12 +1,12 @@
 """The app shell under AppTest: the home page reports the machine, and every lesson in
-lessons.common.LESSONS opens through app.py's navigation without an exception."""
+lessons.ui.LESSONS opens through app.py's navigation without an exception."""
 
 import shutil
 
 import pytest
 from conftest import app_test
 
-from lessons.common import LESSONS, SHIPPED_DIR, USER_DIR
+from lessons.ui import LESSONS, SHIPPED_DIR, USER_DIR
 from tinygpt.checkpoint import list_checkpoints
 from tinygpt.device import best_device, describe_device
 

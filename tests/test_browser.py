@@ -1,5 +1,5 @@
 """The app in a real browser (`streamlit run` + headless Debian chromium): every lesson in
-lessons.common.LESSONS opens through the sidebar navigation, and lesson 1's tokenizer box, sliders
+lessons.ui.LESSONS opens through the sidebar navigation, and lesson 1's tokenizer box, sliders
 and upload widget work. Fails on a Streamlit exception box or a browser console error.
 Screenshots land in test-artifacts/ (page-<file>.png, dataset-*.png)."""
 
@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_no_streamlit_exception, screenshot, wait_for_idle
 from playwright.sync_api import expect
 
-from lessons.common import LESSONS
+from lessons.ui import LESSONS
 from tinygpt import CharTokenizer
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,7 @@ import pytest
 from conftest import assert_no_streamlit_exception, screenshot
 from playwright.sync_api import expect
 
-from tinygpt import jobs
+from course import runs
 
 pytestmark = pytest.mark.browser
 
@@ -60,4 +60,4 @@ def test_a_race_updates_live_stops_and_is_saved(streamlit_server, page, console_
 def no_job_left_running():
     yield
     # the server runs in another process; its jobs end with it. This guards jobs started in-process.
-    jobs.shared_registry().stop_all()
+    runs.shared_registry().stop_all()

@@ -19,8 +19,26 @@ def cli(*args):
 @pytest.mark.timeout(900)  # four fresh processes, each importing torch
 def test_train_sample_eval(tmp_path, data_path):
     out = tmp_path / "tiny.safetensors"
-    done = cli("train", "--model", "gpt", "--preset", "tiny", "--data", str(data_path), "--max-steps", "40",
-               "--eval-interval", "20", "--eval-iters", "5", "--n-embd", "24", "--quiet", "--out", str(out))  # fmt: skip
+    done = cli(
+        "train",
+        "--model",
+        "gpt",
+        "--preset",
+        "tiny",
+        "--data",
+        str(data_path),
+        "--max-steps",
+        "40",
+        "--eval-interval",
+        "20",
+        "--eval-iters",
+        "5",
+        "--n-embd",
+        "24",
+        "--quiet",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     assert "done after 40 steps" in done.stdout
     ckpt = load_checkpoint(out)
@@ -54,8 +72,26 @@ def test_train_sample_eval(tmp_path, data_path):
 
 def test_bigram_and_unknown_prompt_characters(tmp_path, data_path, capsys):
     out = tmp_path / "bigram.safetensors"
-    code = main(["train", "--model", "bigram", "--data", str(data_path), "--max-steps", "20", "--eval-interval", "10",
-                 "--eval-iters", "2", "--learning-rate", "0.01", "--quiet", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--model",
+            "bigram",
+            "--data",
+            str(data_path),
+            "--max-steps",
+            "20",
+            "--eval-interval",
+            "10",
+            "--eval-iters",
+            "2",
+            "--learning-rate",
+            "0.01",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and load_checkpoint(out).model_type == "bigram"
     capsys.readouterr()
     assert (

@@ -53,8 +53,12 @@ def url(httpd, path):
 def test_download_success_with_progress(server, tmp_path):
     server.routes["/input.txt"] = serve
     seen = []
-    dest = download(url(server, "/input.txt"), tmp_path / "t.txt", hashlib.sha256(BODY).hexdigest(),
-                    progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    dest = download(
+        url(server, "/input.txt"),
+        tmp_path / "t.txt",
+        hashlib.sha256(BODY).hexdigest(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert dest.read_bytes() == BODY
     assert seen[-1] == (len(BODY), len(BODY))
     assert list(tmp_path.iterdir()) == [dest]

@@ -1,12 +1,25 @@
 """The one-token decoder computes what GPT.forward computes with the KV cache, for every variant of
-the model (biases, either attention), including after a prefill, and refuses what it cannot do."""
+the model (biases, either attention, each piece switched off), including after a prefill, and
+refuses what it cannot do."""
 
 import pytest
 import torch
 from conftest import ROOT
 
 from tinygpt import GPT, load_checkpoint
-from tinygpt.decode import Decoder
+
+VARIANTS = {
+    "full, no biases": {},
+    "biases": dict(bias=True),
+    "explicit attention": dict(use_flash=False),
+    "relu": dict(activation="relu"),
+    "no layer norm": dict(layer_norm=False),
+    "no residual": dict(residual=False),
+    "no projections": dict(proj=False, mlp_ratio=1, bias=True),
+    "no mlp": dict(mlp=False),
+    "no position embedding": dict(pos_emb=False),
+    "unscaled attention": dict(attn_scale=False),
+}
 
 
 def forward_logits(model, ids, cache):
@@ -14,15 +27,14 @@ def forward_logits(model, ids, cache):
     return logits[0, -1]
 
 
-@pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("use_flash", [False, True])
-def test_decoder_matches_forward_with_cache(tiny_cfg, bias, use_flash):
+@pytest.mark.parametrize("changes", VARIANTS.values(), ids=VARIANTS.keys())
+def test_decoder_matches_forward_with_cache(tiny_cfg, changes):
     torch.manual_seed(0)
-    model = GPT(tiny_cfg.replace(bias=bias, use_flash=use_flash)).eval()
+    model = GPT(tiny_cfg.replace(**changes)).eval()
     for p in model.parameters():  # LayerNorms start at 1 and 0, biases at 0: make them count
         p.data.add_(0.1 * torch.randn_like(p))
     ids = torch.randint(0, tiny_cfg.vocab_size, (tiny_cfg.block_size,)).tolist()
-    decoder = Decoder(model)
+    decode = model.decoder()
     with torch.inference_mode():
         for prefill in (0, 3):
             ref, fast = model.new_cache(), model.new_cache()
@@ -31,26 +43,31 @@ def test_decoder_matches_forward_with_cache(tiny_cfg, bias, use_flash):
                 forward_logits(model, ids[:prefill], fast)
             for token in ids[prefill:]:
                 expected = forward_logits(model, [token], ref)
-                assert torch.allclose(decoder(token, fast), expected, atol=1e-5)
+                assert torch.allclose(decode(token, fast), expected, atol=1e-5)
                 assert fast.length == ref.length
-            assert torch.allclose(fast.k, ref.k, atol=1e-6) and torch.allclose(fast.v, ref.v, atol=1e-6)
+            for mine, theirs in zip(fast.layers, ref.layers, strict=True):
+                assert torch.allclose(mine.k, theirs.k, atol=1e-6) and torch.allclose(
+                    mine.v, theirs.v, atol=1e-6
+                )
 
 
-def test_decoder_refuses_training_mode_and_a_full_cache(tiny_cfg):
+def test_decoder_refuses_training_mode_a_full_cache_and_a_batch(tiny_cfg):
     model = GPT(tiny_cfg)
     with pytest.raises(ValueError, match="eval"):
-        Decoder(model.train())
-    decoder, cache = Decoder(model.eval()), model.new_cache()
+        model.train().decoder()
+    decode, cache = model.eval().decoder(), model.new_cache()
     for token in range(tiny_cfg.block_size):
-        decoder(token % tiny_cfg.vocab_size, cache)
-    with pytest.raises(ValueError, match="full"):
-        decoder(0, cache)
+        decode(token % tiny_cfg.vocab_size, cache)
+    with pytest.raises(ValueError, match="room left"):
+        decode(0, cache)
+    with pytest.raises(ValueError, match="batch-1"):
+        decode(0, model.new_cache(batch_size=2))
 
 
 def test_decoder_matches_forward_on_the_shipped_model():
     model = load_checkpoint(ROOT / "checkpoints" / "shakespeare-gpt.safetensors").model.eval()
     ids = [18, 47, 56, 57, 58, 1, 15, 47, 58, 47, 64, 43, 52, 10]  # "First Citizen:"
-    decoder, ref, fast = Decoder(model), model.new_cache(), model.new_cache()
+    decode, ref, fast = model.decoder(), model.new_cache(), model.new_cache()
     with torch.inference_mode():
         for token in ids:
-            assert torch.allclose(decoder(token, fast), forward_logits(model, [token], ref), atol=1e-4)
+            assert torch.allclose(decode(token, fast), forward_logits(model, [token], ref), atol=1e-4)

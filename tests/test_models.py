@@ -7,7 +7,7 @@ import torch
 
 from tinygpt.bigram import BigramConfig, BigramLM
 from tinygpt.gpt import GPT, GPTConfig, config_problems, explicit_attention, fast_attention
-from tinygpt.models import count_parameters, parameter_table
+from tinygpt.models import count_parameters
 
 
 def test_logits_shape_and_loss(tiny_cfg):
@@ -43,8 +43,8 @@ def test_gpt_is_causal(tiny_cfg):
 def test_explicit_and_fast_attention_agree(tiny_cfg):
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 10, 8) for _ in range(3))
-    out, weights = explicit_attention(q, k, v)
-    assert torch.allclose(out, fast_attention(q, k, v), atol=1e-5)
+    out, weights = explicit_attention(q, k, v, scale=8**-0.5)
+    assert torch.allclose(out, fast_attention(q, k, v, scale=8**-0.5), atol=1e-5)
     assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 10))
     assert torch.all(weights.triu(1) == 0)
     # a model in explicit mode gives the same logits as in fast mode with the same weights
@@ -60,13 +60,6 @@ def test_attention_maps(tiny_cfg):
     maps = model.attention_maps(torch.randint(0, tiny_cfg.vocab_size, (1, 6)))
     assert maps.shape == (tiny_cfg.n_layer, 1, tiny_cfg.n_head, 6, 6)
     assert torch.allclose(maps.sum(-1), torch.ones_like(maps.sum(-1)))
-
-
-def test_our_layernorm_matches_the_formula():
-    ln = torch.nn.LayerNorm(16, bias=False)
-    x = torch.randn(4, 16)
-    by_hand = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + ln.eps)
-    assert torch.allclose(ln(x), by_hand, atol=1e-6)
 
 
 def test_sequence_longer_than_block_is_refused(tiny_cfg):
@@ -85,9 +78,6 @@ def test_config_problems_are_plain_sentences():
 def test_lecture_preset_is_the_10_8m_model():
     model = GPT(GPTConfig.preset("lecture", vocab_size=65))
     assert 10.7e6 < count_parameters(model) < 10.9e6
-    table = parameter_table(model)
-    assert sum(row["parameters"] for row in table) == count_parameters(model)
-    assert {row["component"] for row in table} >= {"token embedding", "attention (all blocks)", "LM head"}
 
 
 @pytest.mark.parametrize("kind", ["gpt", "bigram"])

@@ -33,11 +33,11 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.fixture
 def no_checkpoints(monkeypatch, runs_dir, tmp_path):
     """No shipped and no user checkpoints, whatever checkpoints/ holds in the repository."""
-    import lessons.common
+    import lessons.ui
 
     empty = tmp_path / "shipped"
     empty.mkdir()
-    monkeypatch.setattr(lessons.common, "SHIPPED_DIR", empty)
+    monkeypatch.setattr(lessons.ui, "SHIPPED_DIR", empty)
     return runs_dir
 
 
@@ -64,15 +64,40 @@ def test_versions_agree_and_the_page_says_so(no_checkpoints):
 @pytest.mark.parametrize(
     ("kind", "key", "value", "charts"),
     [
-        ("slider", "attn_T", 11, ["attn_fig_x", "attn_fig_v1_wei", "attn_fig_v3_out", "attn_fig_wei", "attn_fig_head0"]),
+        (
+            "slider",
+            "attn_T",
+            11,
+            ["attn_fig_x", "attn_fig_v1_wei", "attn_fig_v3_out", "attn_fig_wei", "attn_fig_head0"],
+        ),
         ("slider", "attn_C", 4, ["attn_fig_x", "attn_fig_v2_out", "attn_fig_scores", "attn_fig_concat"]),
-        ("slider", "attn_seed", 7, ["attn_fig_x", "attn_fig_v1_out", "attn_fig_scores", "attn_fig_out", "attn_fig_head1"]),
-        ("slider", "attn_head_size", 4, ["attn_fig_scores", "attn_fig_masked", "attn_fig_wei", "attn_fig_out"]),
-        ("toggle", "attn_causal", False, ["attn_fig_masked", "attn_fig_wei", "attn_fig_out", "attn_fig_head0"]),
-        ("toggle", "attn_scale", False, ["attn_fig_scores", "attn_fig_wei", "attn_fig_out", "attn_fig_head0"]),
+        (
+            "slider",
+            "attn_seed",
+            7,
+            ["attn_fig_x", "attn_fig_v1_out", "attn_fig_scores", "attn_fig_out", "attn_fig_head1"],
+        ),
+        (
+            "slider",
+            "attn_head_size",
+            4,
+            ["attn_fig_scores", "attn_fig_masked", "attn_fig_wei", "attn_fig_out"],
+        ),
+        (
+            "toggle",
+            "attn_causal",
+            False,
+            ["attn_fig_masked", "attn_fig_wei", "attn_fig_out", "attn_fig_head0"],
+        ),
+        (
+            "toggle",
+            "attn_scale",
+            False,
+            ["attn_fig_scores", "attn_fig_wei", "attn_fig_out", "attn_fig_head0"],
+        ),
         ("select_slider", "attn_n_head", 4, ["attn_fig_head0", "attn_fig_concat"]),
     ],
-)  # fmt: skip
+)
 def test_each_control_changes_the_figures(no_checkpoints, kind, key, value, charts):
     at = open_page()
     before = {name: z_of(at, name) for name in charts}

@@ -11,8 +11,9 @@ import pytest
 import torch
 from conftest import app_test, decode_array, plotly_spec
 
+from course.dataset import excerpt, min_tokens, text_stats
+from course.text import char_label
 from tinygpt import CharTokenizer, corpus, encode_text, get_batch, split_data
-from tinygpt.explore import excerpt, min_tokens, text_stats, visible
 
 PAGE = "lessons/1_dataset.py"
 
@@ -51,7 +52,7 @@ def test_renders_shakespeare_by_default(at, text, is_real_shakespeare):
     assert metrics["characters"] == f"{len(text):,}"
     assert metrics["lines"] == f"{stats.n_lines:,}" and metrics["words"] == f"{stats.n_words:,}"
     assert metrics["vocabulary size"] == str(stats.vocab_size)
-    assert at.code[0].value == " ".join(visible(c) for c in stats.vocab)
+    assert at.code[0].value == " ".join(char_label(c) for c in stats.vocab)
     assert at.session_state["dataset_name"] == "Tiny Shakespeare"
     assert at.session_state["dataset_text"] == text
     if is_real_shakespeare:  # the lecture's first batch (seed 1337, B=4, T=8)
@@ -63,7 +64,7 @@ def test_frequency_chart_comes_from_the_text(at, text):
     counts = decode_array(trace["y"]).tolist()
     freq = text_stats(text).frequencies
     assert counts == [n for _, n in freq]
-    assert list(trace["x"]) == [visible(c) for c, _ in freq]
+    assert list(trace["x"]) == [char_label(c) for c, _ in freq]
 
 
 def test_offset_slider_moves_the_excerpt(at, text):
@@ -77,7 +78,7 @@ def test_offset_slider_moves_the_excerpt(at, text):
 def test_typing_fills_the_token_table(at, tok):
     at.text_input(key="dataset_typed").input("First Citizen").run()
     table = frame(at, "character")
-    assert table["character"].tolist() == [visible(c) for c in "First Citizen"]
+    assert table["character"].tolist() == [char_label(c) for c in "First Citizen"]
     assert table["id"].tolist() == tok.encode("First Citizen")
     assert table["in vocabulary"].all()
     assert any("Round trip" in s.value for s in at.success)
@@ -116,7 +117,7 @@ def test_batch_sliders_and_seed(at, text, tok):
     x_ids, y_ids, x_chars, y_chars = batch_frames(at)
     x, y = get_batch(train, 12, 3, generator=torch.Generator().manual_seed(7))
     assert x_ids.values.tolist() == x.tolist() and y_ids.values.tolist() == y.tolist()
-    assert x_chars.iloc[2].tolist() == [visible(tok.itos[i]) for i in x[2].tolist()]
+    assert x_chars.iloc[2].tolist() == [char_label(tok.itos[i]) for i in x[2].tolist()]
     assert y_chars.shape == (3, 12)
     assert "(3, 12)" in at.caption[-1].value
 

@@ -11,9 +11,9 @@ import torch
 from conftest import app_test, decode_array, plotly_spec
 from safetensors.torch import save as save_safetensors
 
-import lessons.common as common
+import lessons.ui as ui
+from course.generation import as_markdown
 from tinygpt import BigramConfig, BigramLM, SampleConfig, generate_text, load_checkpoint, save_checkpoint
-from tinygpt.generation import as_markdown
 from tinygpt.models import count_parameters
 
 PAGE = "lessons/4_generate.py"
@@ -153,7 +153,7 @@ def test_an_uploaded_checkpoint_generates(runs):
 @pytest.fixture
 def nothing_shipped(tmp_path, monkeypatch):
     """Hide the shipped checkpoints, leaving the learner's runs only."""
-    monkeypatch.setattr(common, "SHIPPED_DIR", tmp_path / "nothing-shipped")
+    monkeypatch.setattr(ui, "SHIPPED_DIR", tmp_path / "nothing-shipped")
 
 
 def test_no_checkpoint_says_so_and_links_to_training(runs_dir, nothing_shipped):
@@ -222,7 +222,7 @@ def test_a_shipped_transformer_is_picked_first(runs, tmp_path, monkeypatch):
     for kind in ("bigram", "gpt"):
         path = shutil.copy(runs[kind], shipped / f"shakespeare-{kind}.safetensors")
         os.utime(path, (1e9, 1e9))  # shipped in 2001: older than the learner's runs
-    monkeypatch.setattr(common, "SHIPPED_DIR", shipped)
+    monkeypatch.setattr(ui, "SHIPPED_DIR", shipped)
     at = open_page()
     box = at.selectbox(key="generate_checkpoint")
     assert box.value == str(shipped / "shakespeare-gpt.safetensors")

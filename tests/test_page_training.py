@@ -10,7 +10,7 @@ import pytest
 import streamlit as st
 from conftest import app_test, decode_array, plotly_spec
 
-from tinygpt import jobs, plan
+from course import plan, runs
 
 PAGE = "lessons/3_training.py"
 
@@ -21,7 +21,7 @@ def clean(runs_dir):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs_dir
-    jobs.shared_registry().stop_all()
+    runs.shared_registry().stop_all()
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -128,10 +128,10 @@ def test_a_reload_reattaches_through_the_url_and_can_stop_the_run():
     reloaded.query_params["run"] = run_id  # a fresh session: only the URL remembers the run
     reloaded.run()
     assert not reloaded.exception
-    job = jobs.shared_registry().get(run_id)
+    job = runs.shared_registry().get(run_id)
     assert job.name in progress_text(reloaded)
     reloaded.button(key="train_stop").click().run()
-    assert job.wait(60) and job.status == jobs.STOPPED
+    assert job.wait(60) and job.status == runs.STOPPED
 
 
 def test_other_runs_are_listed_and_can_be_watched_but_not_stopped():
@@ -142,14 +142,14 @@ def test_other_runs_are_listed_and_can_be_watched_but_not_stopped():
     other.button(key=f"train_watch_{run_id}").click().run()
     assert not other.exception
     assert "another browser session" in " ".join(c.value for c in other.caption)
-    assert jobs.shared_registry().get(run_id).name in progress_text(other)
+    assert runs.shared_registry().get(run_id).name in progress_text(other)
     with pytest.raises(KeyError):
         other.button(key="train_stop")
 
 
 def test_over_the_server_cap_a_second_user_gets_a_clear_message():
-    registry = jobs.shared_registry()
-    cap, registry.max_jobs = registry.max_jobs, 1
+    registry = runs.shared_registry()
+    cap, registry.max_runs = registry.max_runs, 1
     try:
         first = tiny(page())
         first.button(key="train_start").click().run()
@@ -159,7 +159,7 @@ def test_over_the_server_cap_a_second_user_gets_a_clear_message():
         assert "limit" in second.warning[0].value
         assert len(registry.running()) == 1
     finally:
-        registry.max_jobs = cap
+        registry.max_runs = cap
 
 
 def test_a_saved_run_can_be_deleted(runs_dir):
@@ -180,23 +180,23 @@ def test_a_widget_change_and_a_page_switch_keep_the_run_and_the_settings():
     at.button(key="train_start").click().run()
     run_id = at.session_state["train_run_id"]
     at.number_input(key="train_n_layer").set_value(3).run()  # a widget change reruns the page...
-    job = jobs.shared_registry().get(run_id)
-    assert job.status == jobs.RUNNING and job.name in progress_text(at)  # ...and the run goes on
+    job = runs.shared_registry().get(run_id)
+    assert job.status == runs.RUNNING and job.name in progress_text(at)  # ...and the run goes on
     at.switch_page("lessons/4_generate.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
-    assert job.status == jobs.RUNNING and job.name in progress_text(at)
+    assert job.status == runs.RUNNING and job.name in progress_text(at)
     assert (
         at.selectbox(key="train_preset").value == "tiny" and at.number_input(key="train_n_layer").value == 3
     )
     at.button(key="train_stop").click().run()
-    assert job.wait(60) and job.status == jobs.STOPPED
+    assert job.wait(60) and job.status == runs.STOPPED
 
 
 def test_a_failing_run_shows_its_message_and_the_page_keeps_working(runs_dir):
     short = plan.TrainingData.from_text("to be or not to be, " * 3, "short")
     spec = plan.make_spec(("gpt",), short.tokenizer.vocab_size, "tiny", block_size=64)
-    job = jobs.shared_registry().start(
+    job = runs.shared_registry().start(
         spec, short, runs_dir
     )  # the page would refuse it; a job must still report
     assert job.wait(60)

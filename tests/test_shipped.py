@@ -11,8 +11,10 @@ from conftest import ROOT
 from tinygpt import load_checkpoint
 from tinygpt.corpus import SHAKESPEARE_SHA256
 
-SHIPPED = {"gpt": ROOT / "checkpoints" / "shakespeare-gpt.safetensors",
-           "bigram": ROOT / "checkpoints" / "shakespeare-bigram.safetensors"}  # fmt: skip
+SHIPPED = {
+    "gpt": ROOT / "checkpoints" / "shakespeare-gpt.safetensors",
+    "bigram": ROOT / "checkpoints" / "shakespeare-bigram.safetensors",
+}
 MAX_BYTES = 25 * 1024 * 1024
 
 
@@ -23,8 +25,19 @@ def test_shipped_checkpoint_loads_with_complete_metadata(kind):
     ckpt = load_checkpoint(path)
     assert ckpt.model_type == kind and ckpt.tokenizer.vocab_size == 65
     summary = ckpt.summary
-    for key in ("steps", "train_loss", "val_loss", "elapsed_seconds", "device", "dtype", "train_config",
-                "history", "dataset_sha256", "dataset_chars", "saved_at"):  # fmt: skip
+    for key in (
+        "steps",
+        "train_loss",
+        "val_loss",
+        "elapsed_seconds",
+        "device",
+        "dtype",
+        "train_config",
+        "history",
+        "dataset_sha256",
+        "dataset_chars",
+        "saved_at",
+    ):
         assert key in summary, key
     assert summary["dataset_sha256"] == SHAKESPEARE_SHA256 and summary["dataset_chars"] == 1_115_394
     assert summary["history"][-1]["step"] == summary["steps"]
@@ -43,9 +56,24 @@ def test_recorded_val_loss_matches_a_fresh_evaluation(is_real_shakespeare, data_
     ckpt = load_checkpoint(SHIPPED["gpt"])
     cfg = ckpt.summary["train_config"]
     done = subprocess.run(
-        [sys.executable, "-m", "tinygpt", "eval", "--checkpoint", str(SHIPPED["gpt"]), "--data", str(data_path),
-         "--json", "--eval-iters", str(cfg["eval_iters"]), "--batch-size", str(cfg["batch_size"])],
-        capture_output=True, text=True, timeout=800,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tinygpt",
+            "eval",
+            "--checkpoint",
+            str(SHIPPED["gpt"]),
+            "--data",
+            str(data_path),
+            "--json",
+            "--eval-iters",
+            str(cfg["eval_iters"]),
+            "--batch-size",
+            str(cfg["batch_size"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=800,
+    )
     assert done.returncode == 0, done.stderr
     assert abs(json.loads(done.stdout)["val_loss"] - ckpt.summary["val_loss"]) <= 0.03

@@ -1,5 +1,5 @@
 """TinyGPT: a character-level GPT built from scratch in PyTorch, following the "Let's build GPT"
-lecture. A plain library (no Streamlit): the app's pages, the command line and the tests drive it."""
+lecture. A plain library (no Streamlit, no course): the lessons, the command line and the tests drive it."""
 
 from .bigram import BigramConfig, BigramLM
 from .checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
@@ -7,7 +7,7 @@ from .corpus import DatasetError, load_shakespeare, text_from_bytes
 from .data import CharTokenizer, Splits, TokenizerError, encode_text, get_batch, split_data
 from .gpt import GPT, GPTConfig
 from .models import build_model, count_parameters, make_config
-from .sample import SampleConfig, generate, generate_text
+from .sample import SampleConfig, encode_prompt, generate, generate_text
 from .train import TrainConfig, train
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "TrainConfig",
     "build_model",
     "count_parameters",
+    "encode_prompt",
     "encode_text",
     "generate",
     "generate_text",

@@ -17,14 +17,21 @@ class BigramConfig:
         if self.vocab_size < 1:
             raise ValueError(f"vocab_size must be at least 1 (got {self.vocab_size})")
 
+    @classmethod
+    def preset(cls, name: str = "", **overrides) -> BigramConfig:
+        """The bigram has one shape, whatever the preset: a table over the vocabulary."""
+        return cls(**overrides)
 
-def bigram_config_from_dict(values: dict) -> BigramConfig:
-    names = {f.name for f in fields(BigramConfig)}
-    return BigramConfig(**{k: v for k, v in values.items() if k in names})
+    @classmethod
+    def from_dict(cls, values: dict) -> BigramConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 class BigramLM(nn.Module):
     """logits[b, t] = table[idx[b, t]]: the next character depends only on the current one."""
+
+    model_type = "bigram"
 
     def __init__(self, config: BigramConfig):
         super().__init__()

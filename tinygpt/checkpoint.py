@@ -3,14 +3,16 @@
 A checkpoint is one `.safetensors` file: the weights as tensors (no pickle, so loading a stranger's
 file cannot run code) and, in its metadata, a format version, the model type and config, the
 tokenizer's vocabulary and a training summary, all as JSON. Writes are atomic (temporary file,
-then `os.replace`), so a crash never leaves half a checkpoint under the real name.
+then `os.replace`), so a crash never leaves half a checkpoint under the real name. Reading goes
+through `safetensors.safe_open`, which checks the header and lets the weights' shapes be compared
+with the config before a single tensor is loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import struct
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,17 +20,16 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors_bytes
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .data import CharTokenizer, TokenizerError
-from .models import build_model, config_for, model_type_of
+from .files import atomic_path
+from .models import MODELS, build_model, config_for, model_type_of
 
 FORMAT = "tinygpt"
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
-MAX_HEADER_BYTES = 10_000_000
 
 
 class CheckpointError(ValueError):
@@ -47,8 +48,6 @@ class Checkpoint:
 
 def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: dict | None = None) -> Path:
     """Write `model` with its config, vocabulary and `summary` (steps, losses, ...) to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -57,17 +56,9 @@ def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: d
         "vocab": json.dumps(tokenizer.chars),
         "summary": json.dumps({"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(summary or {})}),
     }
-    tensors = clean_state_dict(model.state_dict())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    with atomic_path(path) as tmp:
+        save_file(clean_state_dict(model.state_dict()), tmp, metadata=metadata)
+    return Path(path)
 
 
 def clean_state_dict(state_dict: dict) -> dict:
@@ -79,29 +70,28 @@ def clean_state_dict(state_dict: dict) -> dict:
 
 
 def read_metadata(source) -> dict:
-    """The checkpoint's metadata, decoded and validated, without building the model.
+    """The checkpoint's metadata, decoded and validated, without loading the weights.
 
     `source` is a path or the file's bytes. Returns model_type, config (dict), vocab (str), summary.
     """
-    raw = _read_bytes(source, header_only=True)
-    return _parse_metadata(_header(raw, _name(source), check_size=False), _name(source))
+    with _open(source) as f:
+        return _parse_metadata(f.metadata(), _name(source))
 
 
 def load_checkpoint(source, map_location="cpu") -> Checkpoint:
     """Load and check a checkpoint (a path or the file's bytes); raises CheckpointError."""
     name = _name(source)
-    raw = _read_bytes(source)
-    meta = _parse_metadata(_header(raw, name), name)
-    try:
-        tensors = load_safetensors_bytes(raw)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{name}: the weights cannot be read ({e})") from e
-    try:
-        config = config_for(meta["model_type"], {**meta["config"], "vocab_size": len(meta["vocab"])})
-        tokenizer = CharTokenizer(meta["vocab"])
-    except (TypeError, ValueError, TokenizerError) as e:
-        raise CheckpointError(f"{name}: its config is invalid ({e})") from e
-    _check_shapes(meta["model_type"], config, tensors, name)
+    with _open(source) as f:
+        meta = _parse_metadata(f.metadata(), name)
+        try:
+            config = config_for(meta["model_type"], {**meta["config"], "vocab_size": len(meta["vocab"])})
+            tokenizer = CharTokenizer(meta["vocab"])
+        except (TypeError, ValueError, TokenizerError) as e:
+            raise CheckpointError(f"{name}: its config is invalid ({e})") from e
+        _check_shapes(
+            meta["model_type"], config, {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}, name
+        )
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
     model = build_model(meta["model_type"], config)
     model.load_state_dict(tensors, strict=True)
     model.to(map_location).eval()
@@ -109,22 +99,22 @@ def load_checkpoint(source, map_location="cpu") -> Checkpoint:
     return Checkpoint(model, meta["model_type"], config, tokenizer, meta["summary"], path)
 
 
-def _check_shapes(model_type: str, config, tensors: dict, name: str) -> None:
-    """Compare the weights with the config on the meta device (no memory used), so a small file that
-    claims a huge config is refused before anything is allocated."""
+def _check_shapes(model_type: str, config, found: dict, name: str) -> None:
+    """Compare the weights' shapes with the config on the meta device (no memory used), so a small
+    file that claims a huge config is refused before anything is allocated."""
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in build_model(model_type, config).state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in tensors.items()}
-    if found != expected:
-        missing = sorted(set(expected) - set(found))[:3]
-        wrong = [k for k in expected if k in found and found[k] != expected[k]][:3]
-        if missing:
-            detail = f"missing {missing}"
-        elif wrong:
-            detail = f"wrong shapes for {wrong}"
-        else:
-            detail = "unexpected tensors"
-        raise CheckpointError(f"{name}: the weights do not match the config ({detail})")
+    if found == expected:
+        return
+    missing = sorted(set(expected) - set(found))[:3]
+    wrong = [k for k in expected if k in found and found[k] != expected[k]][:3]
+    if missing:
+        detail = f"missing {missing}"
+    elif wrong:
+        detail = f"wrong shapes for {wrong}"
+    else:
+        detail = "unexpected tensors"
+    raise CheckpointError(f"{name}: the weights do not match the config ({detail})")
 
 
 def list_checkpoints(*folders) -> list[tuple[Path, dict]]:
@@ -143,48 +133,39 @@ def _name(source) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file"
 
 
-def _read_bytes(source, header_only: bool = False) -> bytes:
-    """The file's bytes; with header_only, just the length prefix and JSON header (for listings)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    try:
-        if not header_only:
-            return Path(source).read_bytes()
-        with open(source, "rb") as f:
-            prefix = f.read(8)
-            n = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else 0
-            return prefix + f.read(min(n, MAX_HEADER_BYTES))
-    except FileNotFoundError as e:
-        raise CheckpointError(f"no checkpoint at {source}") from e
-    except OSError as e:
-        raise CheckpointError(f"cannot read {source}: {e.strerror or e}") from e
+@contextlib.contextmanager
+def _open(source):
+    """safe_open on a path, or on the bytes of an upload (through a temporary file), with every
+    failure turned into a CheckpointError that says what is wrong with the file."""
+    name = _name(source)
+    with contextlib.ExitStack() as stack:
+        path = source
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            tmp = stack.enter_context(tempfile.NamedTemporaryFile(suffix=SUFFIX))
+            tmp.write(source)
+            tmp.flush()
+            path = tmp.name
+        try:
+            f = stack.enter_context(safe_open(path, framework="pt"))
+        except FileNotFoundError as e:
+            raise CheckpointError(f"no checkpoint at {source}") from e
+        except OSError as e:
+            raise CheckpointError(f"cannot read {source}: {e.strerror or e}") from e
+        except SafetensorError as e:
+            raise CheckpointError(_unreadable(name, str(e))) from e
+        yield f
 
 
-def _header(raw: bytes, name: str, check_size: bool = True) -> dict:
-    """The safetensors JSON header: 8 bytes of little-endian length, then that much JSON."""
-    if len(raw) < 8:
-        raise CheckpointError(f"{name} is too short to be a checkpoint ({len(raw)} bytes)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > MAX_HEADER_BYTES or 8 + n > len(raw):
-        raise CheckpointError(f"{name} is not a safetensors file, or it is truncated")
-    try:
-        header = json.loads(raw[8 : 8 + n])
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{name} is not a safetensors file (unreadable header)") from e
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{name} is not a safetensors file")
-    ends = [
-        v.get("data_offsets", [0, 0])[1]
-        for k, v in header.items()
-        if k != "__metadata__" and isinstance(v, dict)
-    ]
-    if check_size and 8 + n + max(ends, default=0) > len(raw):
-        raise CheckpointError(f"{name} is truncated: its weights end early")
-    return header
+def _unreadable(name: str, reason: str) -> str:
+    if "too small" in reason:
+        return f"{name} is too short to be a checkpoint"
+    if "invalid header length" in reason or "not fully covered" in reason:
+        return f"{name} is not a safetensors file, or it is truncated"
+    return f"{name} is not a safetensors file ({reason.removeprefix('Error while deserializing header: ')})"
 
 
-def _parse_metadata(header: dict, name: str) -> dict:
-    meta = header.get("__metadata__") or {}
+def _parse_metadata(meta: dict | None, name: str) -> dict:
+    meta = meta or {}
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{name} is a safetensors file but not a TinyGPT checkpoint")
     if meta.get("format_version") != str(FORMAT_VERSION):
@@ -201,7 +182,7 @@ def _parse_metadata(header: dict, name: str) -> dict:
         }
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{name}: its metadata is incomplete or malformed ({e})") from e
-    if parsed["model_type"] not in ("gpt", "bigram"):
+    if parsed["model_type"] not in MODELS:
         raise CheckpointError(f"{name}: unknown model type {parsed['model_type']!r}")
     if not isinstance(parsed["config"], dict) or not isinstance(parsed["vocab"], str):
         raise CheckpointError(f"{name}: its metadata is malformed")

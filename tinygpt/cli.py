@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from dataclasses import fields, replace
 
 import torch
@@ -21,7 +22,7 @@ from .data import CharTokenizer, TokenizerError, encode_text, split_data
 from .device import resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS
 from .models import build_model, count_parameters, make_config
-from .sample import SampleConfig, generate, start_token
+from .sample import SampleConfig, encode_prompt, generate
 from .train import (
     CheckpointEvent,
     DoneEvent,
@@ -67,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     for name in GPT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
-    for f in fields(TrainConfig):
-        if f.name in TRAIN_FLAGS:
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(f.type), default=None)
+    hints = typing.get_type_hints(TrainConfig)
+    for name in TRAIN_FLAGS:
+        p.add_argument(f"--{name.replace('_', '-')}", type=_flag_type(hints[name]), default=None)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
@@ -93,12 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _flag_type(annotation: str):
-    """argparse's type for a TrainConfig field, read from its annotation (e.g. "float | None")."""
-    for name, kind in (("float", float), ("int", int), ("str", str)):
-        if name in annotation:
-            return kind
-    raise TypeError(f"no command-line type for {annotation!r}")
+def _flag_type(hint):
+    """argparse's type for a TrainConfig field's type hint, e.g. float | None -> float."""
+    kinds = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in (int, float, str):
+        raise TypeError(f"no command-line type for {hint!r}")
+    return kinds[0]
 
 
 def cmd_train(args) -> int:
@@ -157,7 +158,7 @@ def cmd_sample(args) -> int:
     missing = tok.unknown(args.prompt)
     if missing:
         print(f"note: replaced characters not in the vocabulary: {''.join(missing)!r}", file=sys.stderr)
-    ids = tok.encode(args.prompt, unknown="replace") or [start_token(tok)]
+    ids = encode_prompt(tok, args.prompt)
     cfg = SampleConfig(args.max_new_tokens, args.temperature, args.top_k, args.seed, not args.no_cache)
     sys.stdout.write(args.prompt)
     for s in generate(ckpt.model, ids, cfg):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
+
+from .files import atomic_path
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -120,7 +121,6 @@ def download(
     retries: int = 3,
 ) -> Path:
     """Stream `url` to `dest` atomically, retrying network failures; verify `sha256` if given."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
     for attempt in range(max(1, retries)):
         if attempt:
@@ -139,28 +139,21 @@ def download(
 
 
 def _download_once(url, dest: Path, sha256, progress, timeout) -> Path:
-    digest = hashlib.sha256()
+    digest, done = hashlib.sha256(), 0
     with requests.get(url, stream=True, timeout=timeout) as response:
         response.raise_for_status()
         total = int(response.headers.get("Content-Length") or 0) or None
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-        try:
-            done = 0
-            with os.fdopen(fd, "wb") as f:
-                for chunk in response.iter_content(chunk_size=64 * 1024):
-                    f.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                f.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
             if sha256 and digest.hexdigest() != sha256:
                 raise DatasetError(
                     _remedy(f"the file from {url} does not match its checksum ({done:,} bytes received)")
                 )
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return dest
 
 

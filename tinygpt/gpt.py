@@ -1,8 +1,11 @@
 """A GPT for characters: token + position embeddings, pre-LayerNorm Transformer blocks, LM head.
 
 Based on the "Let's build GPT" lecture and nanoGPT's `model.py` (names, typed config, GPT-2 init).
-Attention runs in two modes with the same weights: an explicit one that can hand back its weights
-for drawing, and a fast one through `F.scaled_dot_product_attention`. A KV cache speeds up sampling.
+Each module runs in two ways over the same weights: `forward` for a batch of sequences (training,
+prefill, attention maps), and `one_token()`, a function for one new token at batch 1 with a KV
+cache: sampling's hot path, where a PyTorch call's fixed cost rivals its arithmetic. The config's
+switches take pieces away (feed-forward, residuals, LayerNorm, ...) so the lecture's climb from a
+single head to the full Transformer is built from these same classes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+
+ACTIVATIONS = ("gelu", "relu")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,15 @@ class GPTConfig:
     dropout: float = 0.2
     bias: bool = False  # biases in Linear layers and LayerNorms; nanoGPT finds them unneeded
     use_flash: bool = True  # fast attention through F.scaled_dot_product_attention
+    # The pieces of the full model, each of which can be switched off (lesson 3 climbs through them).
+    pos_emb: bool = True  # learned position embeddings added to the token embeddings
+    attn_scale: bool = True  # attention scores divided by sqrt(head_size)
+    proj: bool = True  # output projections after attention and after the MLP's hidden layer
+    mlp: bool = True  # a feed-forward network after attention in each block
+    mlp_ratio: int = 4  # the MLP's hidden width, in multiples of n_embd
+    activation: str = "gelu"  # the MLP's non-linearity: gelu (GPT-2) or relu (the lecture)
+    residual: bool = True  # x + f(x) around attention and the MLP, rather than f(x)
+    layer_norm: bool = True  # pre-norm LayerNorm before attention, the MLP and the LM head
 
     def __post_init__(self):
         problems = config_problems(self)
@@ -38,8 +52,18 @@ class GPTConfig:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
+    @classmethod
+    def from_dict(cls, values: dict) -> GPTConfig:
+        """A config from plain data (e.g. checkpoint metadata), ignoring unknown keys."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
     def replace(self, **changes) -> GPTConfig:
         return replace(self, **changes)
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
 
 
 PRESETS: dict[str, dict] = {
@@ -57,47 +81,56 @@ PRESETS: dict[str, dict] = {
 def config_problems(config: GPTConfig) -> list[str]:
     """Every reason `config` cannot build a model, as plain sentences (empty when it is fine)."""
     problems = []
-    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_ratio"):
         if getattr(config, name) < 1:
             problems.append(f"{name} must be at least 1 (got {getattr(config, name)})")
     if config.n_head >= 1 and config.n_embd % config.n_head:
         problems.append(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
     if not 0.0 <= config.dropout < 1.0:
         problems.append(f"dropout must be in [0, 1) (got {config.dropout})")
+    if config.activation not in ACTIVATIONS:
+        problems.append(f"activation must be one of {', '.join(ACTIVATIONS)} (got {config.activation!r})")
+    if config.mlp and not config.proj and config.mlp_ratio != 1:
+        problems.append("without output projections the MLP must stay n_embd wide (mlp_ratio 1)")
     return problems
 
 
-def config_from_dict(values: dict) -> GPTConfig:
-    """A config from plain data (e.g. checkpoint metadata), ignoring unknown keys."""
-    names = {f.name for f in fields(GPTConfig)}
-    return GPTConfig(**{k: v for k, v in values.items() if k in names})
+class LayerCache:
+    """One layer's keys and values for the tokens seen so far, preallocated to block_size."""
 
-
-class KVCache:
-    """Keys and values of every layer for the tokens seen so far, preallocated to block_size."""
-
-    def __init__(self, config: GPTConfig, batch_size: int, device, dtype):
-        hs = config.n_embd // config.n_head
-        shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
+    def __init__(self, batch_size: int, config: GPTConfig, device, dtype):
+        shape = (batch_size, config.n_head, config.block_size, config.head_size)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
-        # each layer's (nh, block_size, hs) view of the first sequence, for append_one's speed
-        self.first_k, self.first_v = self.k[:, 0].unbind(0), self.v[:, 0].unbind(0)
+        self.k1, self.v1 = self.k[0], self.v[0]  # (nh, block_size, hs): the first sequence, for append_one
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+    def append(self, k: torch.Tensor, v: torch.Tensor):
         """Store k, v (B, nh, T, hs) after the cached ones; return all keys and values so far."""
         start, end = self.length, self.length + k.size(2)
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
 
-    def append_one(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+    def append_one(self, k: torch.Tensor, v: torch.Tensor):
         """`append` for one token at batch 1: k, v are (nh, 1, hs); returns (nh, T, hs) views."""
-        end = self.length + 1
-        keys, values = self.first_k[layer][:, :end], self.first_v[layer][:, :end]
+        self.length += 1
+        keys, values = self.k1[:, : self.length], self.v1[:, : self.length]
         keys[:, -1:], values[:, -1:] = k, v
         return keys, values
+
+
+class KVCache:
+    """The keys and values of every layer: `layers[i]` belongs to block i."""
+
+    def __init__(self, config: GPTConfig, batch_size: int, device, dtype):
+        self.batch_size = batch_size
+        self.layers = [LayerCache(batch_size, config, device, dtype) for _ in range(config.n_layer)]
+
+    @property
+    def length(self) -> int:
+        return self.layers[0].length
 
 
 def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
@@ -105,67 +138,112 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(t_k - t_q)
 
 
-def explicit_attention(q, k, v, dropout_p: float = 0.0):
-    """softmax(q·kᵀ/√d + causal mask)·v, written out; returns (output, weights)."""
+def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
+    """softmax(q·kᵀ·scale + causal mask)·v, written out; returns (output, weights)."""
     t_q, t_k = q.size(-2), k.size(-2)
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))  # (B, nh, Tq, Tk)
+    att = (q @ k.transpose(-2, -1)) * scale  # (B, nh, Tq, hs) x (B, nh, hs, Tk) -> (B, nh, Tq, Tk)
     att = att.masked_fill(~causal_mask(t_q, t_k, q.device), float("-inf"))
     att = F.softmax(att, dim=-1)
     out = F.dropout(att, dropout_p) @ v  # (B, nh, Tq, Tk) x (B, nh, Tk, hs) -> (B, nh, Tq, hs)
     return out, att
 
 
-def fast_attention(q, k, v, dropout_p: float = 0.0):
+def fast_attention(q, k, v, scale: float, dropout_p: float = 0.0):
     """The same operation through PyTorch's fused kernel (flash / memory-efficient / CPU)."""
     t_q, t_k = q.size(-2), k.size(-2)
     if t_q == t_k:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
     # Queries after a KV cache: the last t_q positions; a single query sees every key.
     mask = None if t_q == 1 else causal_mask(t_q, t_k, q.device)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+
+
+def linear_one(layer: nn.Module):
+    """`layer` as a function of one row, f(x, residual=None) -> layer(x) (+ residual): a Linear as
+    one matrix-vector product with the add fused in, an Identity (a switched-off projection) as x."""
+    if isinstance(layer, nn.Identity):
+        return lambda x, residual=None: x if residual is None else residual + x
+    w, b = layer.weight, layer.bias
+
+    def linear(x, residual=None):
+        out = torch.mv(w, x) if residual is None else torch.addmv(residual, w, x)
+        return out if b is None else out.add_(b)
+
+    return linear
+
+
+def norm_one(ln: nn.Module):
+    """`ln` as a function of one row (the identity when LayerNorm is switched off)."""
+    if isinstance(ln, nn.Identity):
+        return lambda x: x
+    shape, w, b, eps = ln.normalized_shape, ln.weight, ln.bias, ln.eps
+    return lambda x: torch.layer_norm(x, shape, w, b, eps)
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head masked self-attention with one fused q, k, v projection."""
+    """Multi-head masked self-attention: q, k, v for every head from one fused projection (the
+    lecture's separate `Head`s side by side), the heads' outputs concatenated and projected."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.n_head = config.n_head
         self.use_flash = config.use_flash
         self.dropout = config.dropout
+        self.scale = 1.0 / math.sqrt(config.head_size) if config.attn_scale else 1.0
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = (
+            nn.Linear(config.n_embd, config.n_embd, bias=config.bias) if config.proj else nn.Identity()
+        )
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, cache: KVCache | None = None, layer: int = 0, weights_out=None):
+    def forward(self, x, cache: LayerCache | None = None, need_weights: bool = False):
+        """(output (B, T, C), attention weights (B, nh, T, T_keys) if need_weights else None)."""
         B, T, C = x.size()
         q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if cache is not None:
-            k, v = cache.append(layer, k, v)  # (B, nh, T_cached + T, hs)
+            k, v = cache.append(k, v)  # (B, nh, T_cached + T, hs)
         p = self.dropout if self.training else 0.0
-        if self.use_flash and weights_out is None:
-            y = fast_attention(q, k, v, p)  # (B, nh, T, hs)
+        att = None
+        if self.use_flash and not need_weights:
+            y = fast_attention(q, k, v, self.scale, p)  # (B, nh, T, hs)
         else:
-            y, att = explicit_attention(q, k, v, p)
-            if weights_out is not None:
-                weights_out.append(att.detach())
+            y, att = explicit_attention(q, k, v, self.scale, p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble heads: (B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        return self.resid_dropout(self.c_proj(y)), att
+
+    def one_token(self):
+        """`forward` for one new token (C,) at batch 1 as a function (x, cache) -> the heads side by
+        side (C,), before the output projection. The token may see every cached key: no mask."""
+        qkv, n_head, scale = linear_one(self.c_attn), self.n_head, self.scale
+
+        def heads(x, cache: LayerCache):
+            q, k, v = qkv(x).view(3, n_head, 1, -1).unbind(0)  # 3 x (nh, 1, hs)
+            keys, values = cache.append_one(k, v)  # (nh, T, hs), the new token's last
+            att = torch.bmm(q, keys.transpose(1, 2)).mul_(scale).softmax(-1)  # (nh, 1, T)
+            return torch.bmm(att, values).view(-1)  # (nh, 1, hs) -> (C,)
+
+        return heads
 
 
 class MLP(nn.Module):
-    """The per-token feed-forward network: widen 4x, GELU, project back."""
+    """The per-token feed-forward network: widen (4x), a non-linearity, project back."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        hidden = config.mlp_ratio * config.n_embd
+        self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.act = nn.GELU() if config.activation == "gelu" else nn.ReLU()
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias) if config.proj else nn.Identity()
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+
+    def one_token(self):
+        """The hidden layer as a function of one row, before the output projection."""
+        c_fc, act = linear_one(self.c_fc), self.act.forward  # .forward: no module-call overhead
+        return lambda x: act(c_fc(x))
 
 
 class Block(nn.Module):
@@ -173,32 +251,56 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        norm = (lambda: nn.LayerNorm(config.n_embd, bias=config.bias)) if config.layer_norm else nn.Identity
+        self.residual = config.residual
+        self.ln_1 = norm()
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = norm() if config.mlp else None
+        self.mlp = MLP(config) if config.mlp else None
 
-    def forward(self, x, cache=None, layer=0, weights_out=None):
-        x = x + self.attn(self.ln_1(x), cache, layer, weights_out)
-        x = x + self.mlp(self.ln_2(x))
-        return x
+    def forward(self, x, cache: LayerCache | None = None, need_weights: bool = False):
+        """(x after the block (B, T, C), the attention weights or None)."""
+        y, att = self.attn(self.ln_1(x), cache, need_weights)
+        x = x + y if self.residual else y
+        if self.mlp is not None:
+            y = self.mlp(self.ln_2(x))
+            x = x + y if self.residual else y
+        return x, att
+
+    def one_token(self):
+        """`forward` for one token (C,) at inference as a function (x, cache) -> x: no dropout, and
+        each projection fused with its residual add."""
+        ln_1, heads, attn_proj = norm_one(self.ln_1), self.attn.one_token(), linear_one(self.attn.c_proj)
+        mlp, residual = self.mlp is not None, self.residual
+        if mlp:
+            ln_2, hidden, mlp_proj = norm_one(self.ln_2), self.mlp.one_token(), linear_one(self.mlp.c_proj)
+
+        def block(x, cache: LayerCache):
+            x = attn_proj(heads(ln_1(x), cache), x if residual else None)
+            if mlp:
+                x = mlp_proj(hidden(ln_2(x)), x if residual else None)
+            return x
+
+        return block
 
 
 class GPT(nn.Module):
     """The decoder-only Transformer of the lecture. `forward(idx, targets) -> (logits, loss)`."""
 
+    model_type = "gpt"
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
-            )
+        parts = dict(wte=nn.Embedding(config.vocab_size, config.n_embd))
+        if config.pos_emb:
+            parts["wpe"] = nn.Embedding(config.block_size, config.n_embd)
+        parts |= dict(
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias) if config.layer_norm else nn.Identity(),
         )
+        self.transformer = nn.ModuleDict(parts)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
@@ -216,29 +318,57 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx, targets=None, cache: KVCache | None = None, weights_out=None):
-        """Logits (B, T, vocab) for idx (B, T); loss is the mean cross-entropy when targets are given.
-
-        With `cache`, idx holds only the new tokens, placed after the cached ones.
-        With `weights_out` (a list), the explicit attention weights of each layer are appended to it.
-        """
-        B, T = idx.size()
-        start = cache.length if cache is not None else 0
+    def embed(self, idx, start: int = 0) -> torch.Tensor:
+        """Token (+ position) embeddings of idx (B, T) placed at positions start.., as (B, T, C)."""
+        T = idx.size(1)
         if start + T > self.config.block_size:
             raise ValueError(
                 f"sequence of {start + T} tokens is longer than block_size {self.config.block_size}"
             )
-        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        x = self.transformer.wte(idx)  # (B, T, C)
+        if "wpe" in self.transformer:
+            x = x + self.transformer.wpe(torch.arange(start, start + T, device=idx.device))  # + (T, C)
+        return self.transformer.drop(x)
+
+    def forward(self, idx, targets=None, cache: KVCache | None = None):
+        """Logits (B, T, vocab) for idx (B, T); loss is the mean cross-entropy when targets are given.
+        With `cache`, idx holds only the new tokens, placed after the cached ones."""
+        x = self.embed(idx, cache.length if cache is not None else 0)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, cache, i, weights_out)
-        if cache is not None:
-            cache.length += T
+            x, _ = block(x, cache.layers[i] if cache is not None else None)
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab_size)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.view(-1))
         return logits, loss
+
+    def decoder(self):
+        """The forward pass for one new token at batch 1, as a function (token, cache) -> the next
+        token's logits (vocab_size,), the token appended to the cache. It equals
+        `self(torch.tensor([[token]]), cache=cache)[0][0, -1]` in eval mode, but each module's
+        weights are looked up once, here, and each layer runs as a handful of plain calls: at
+        batch 1 a module call costs about as much as its arithmetic. Build one per generation."""
+        if self.training:
+            raise ValueError(
+                "the decoder runs the model as at inference (no dropout): call model.eval() first"
+            )
+        t, block_size = self.transformer, self.config.block_size
+        wte, wpe = t.wte.weight, t.wpe.weight if "wpe" in t else None
+        blocks, ln_f, lm_head = [b.one_token() for b in t.h], norm_one(t.ln_f), linear_one(self.lm_head)
+
+        @torch.inference_mode()
+        def decode(token: int, cache: KVCache) -> torch.Tensor:
+            pos = cache.length
+            if cache.batch_size != 1 or pos >= block_size:
+                raise ValueError(
+                    f"the decoder needs a batch-1 cache with room left (block_size {block_size})"
+                )
+            x = wte[token] if wpe is None else wte[token] + wpe[pos]  # (C,): no batch or time dimension
+            for block, layer_cache in zip(blocks, cache.layers, strict=True):
+                x = block(x, layer_cache)
+            return lm_head(ln_f(x))
+
+        return decode
 
     def new_cache(self, batch_size: int = 1) -> KVCache:
         p = self.lm_head.weight
@@ -247,6 +377,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def attention_maps(self, idx) -> torch.Tensor:
         """The attention weights of every layer and head: (n_layer, B, n_head, T, T)."""
-        weights: list[torch.Tensor] = []
-        self.forward(idx, weights_out=weights)
-        return torch.stack(weights)
+        x, maps = self.embed(idx), []
+        for block in self.transformer.h:
+            x, att = block(x, need_weights=True)
+            maps.append(att)
+        return torch.stack(maps)

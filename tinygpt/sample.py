@@ -4,7 +4,7 @@ nanoGPT's `generate` (temperature, top-k, crop to block_size, under no_grad) plu
 Because the GPT learns absolute positions, cached keys stop being valid once the context must
 slide; so the context slides in jumps of half a block (see `window_start`), and the cached
 and uncached paths follow that same rule and pick the same tokens under the same seed. With the
-cache, each new token runs through `decode.Decoder`, the model's forward pass for a single token.
+cache, each new token runs through `GPT.decoder()`, the model's forward pass for a single token.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
-
-from .decode import Decoder
-from .gpt import GPT
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,7 @@ class _CachedStep:
         self.device = next(model.parameters()).device
         self.cache = None
         self.start = 0
-        self.decoder = Decoder(model) if isinstance(model, GPT) else None
+        self.decode = model.decoder() if hasattr(model, "decoder") else None
 
     def __call__(self, tokens: list[int]) -> torch.Tensor:
         start = window_start(len(tokens), self.model.context_size)
@@ -128,19 +125,20 @@ class _CachedStep:
         if fresh:  # the window moved: positions changed, so prefill a new cache
             self.cache, self.start = self.model.new_cache(1), start
         new = tokens[self.start + self.cache.length :]
-        if len(new) == 1 and self.decoder is not None:
-            return self.decoder(new[0], self.cache)  # the usual case: one token at a time
+        if len(new) == 1 and self.decode is not None:
+            return self.decode(new[0], self.cache)  # the usual case: one token at a time
         x = torch.tensor([new], dtype=torch.long, device=self.device)  # (1, T_new)
         logits, _ = self.model(x, cache=self.cache)
         return logits[0, -1]
 
 
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """The ids to start generating from, never raising: characters outside the vocabulary are
+    replaced (`tokenizer.default_replacement()`), and an empty prompt starts from a newline (or
+    the vocabulary's first character)."""
+    return tokenizer.encode(prompt, unknown="replace") or [tokenizer.stoi.get("\n", 0)]
+
+
 def generate_text(model, tokenizer, prompt: str, cfg: SampleConfig = SampleConfig()) -> str:
-    """The prompt's continuation as text. Unknown prompt characters are replaced; an empty
-    prompt starts from a newline (or the first character of the vocabulary)."""
-    ids = tokenizer.encode(prompt, unknown="replace") or [start_token(tokenizer)]
-    return tokenizer.decode(s.token for s in generate(model, ids, cfg))
-
-
-def start_token(tokenizer) -> int:
-    return tokenizer.stoi.get("\n", 0)
+    """The prompt's continuation as text (the prompt encoded by `encode_prompt`)."""
+    return tokenizer.decode(s.token for s in generate(model, encode_prompt(tokenizer, prompt), cfg))

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from course import attention as ad
 from tinygpt import BigramConfig, BigramLM, CharTokenizer, load_checkpoint, save_checkpoint
-from tinygpt import attention_demo as ad
 
 
 @pytest.mark.parametrize(("T", "C", "seed"), [(1, 1, 0), (8, 2, 1337), (16, 5, 3), (5, 32, 42)])
@@ -143,7 +143,7 @@ def test_trained_attention_rows_sum_to_one_and_the_future_is_zero(ckpt):
 
 def test_trained_attention_labels_keep_repeated_characters_apart(ckpt):
     maps = ad.model_attention(ckpt, "aa a\n")
-    assert maps.labels == ("0:a", "1:a", "2:␣", "3:a", "4:↵")
+    assert maps.labels == ("0:a", "1:a", "2:␣", "3:a", "4:⏎")
     assert len(set(maps.labels)) == len(maps.labels)
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from tinygpt import jobs, plan
+from course import plan, runs
 from tinygpt.checkpoint import load_checkpoint
 from tinygpt.device import training_threads
 from tinygpt.models import build_model, count_parameters
@@ -18,14 +18,14 @@ def data(text) -> plan.TrainingData:
     return plan.TrainingData.from_text(text, "test text")
 
 
-def tiny_spec(data, models=plan.RACE, **values) -> plan.JobSpec:
+def tiny_spec(data, models=plan.RACE, **values) -> plan.RunSpec:
     values = {"max_steps": 30, "eval_interval": 10, "device": "cpu", **values}
     return plan.make_spec(models, data.tokenizer.vocab_size, "tiny", **values)
 
 
 @pytest.fixture
 def registry():
-    reg = jobs.JobRegistry(max_jobs=2)
+    reg = runs.RunRegistry(max_runs=2)
     yield reg
     reg.stop_all()
 
@@ -41,7 +41,7 @@ def test_a_race_trains_both_models_records_history_and_saves(registry, data, run
     job = registry.start(tiny_spec(data), data, runs_dir)
     assert job.wait(120)
     view = job.view()
-    assert view.status == jobs.FINISHED and view.error is None and view.progress == 1.0
+    assert view.status == runs.FINISHED and view.error is None and view.progress == 1.0
     assert set(view.models) == {"bigram", "gpt"}
     for kind, trace in view.models.items():
         assert trace.steps == list(range(1, 31))
@@ -53,7 +53,7 @@ def test_a_race_trains_both_models_records_history_and_saves(registry, data, run
         assert ckpt.summary["steps"] == 30 and len(ckpt.summary["history"]) == 3
         assert ckpt.summary["run_id"] == job.id and ckpt.summary["dataset"] == "test text"
         assert trace.n_params == count_parameters(ckpt.model)
-    assert sorted(p.name for p, _ in jobs.saved_runs(runs_dir)) == sorted(
+    assert sorted(p.name for p, _ in runs.saved_runs(runs_dir)) == sorted(
         f"{job.name}-{k}.safetensors" for k in ("bigram", "gpt")
     )
 
@@ -73,10 +73,10 @@ def test_stop_ends_within_one_step_evaluates_and_saves(registry, data, runs_dir)
     wait_for(lambda: job.view().step >= 5)
     job.stop()
     asked_at = job.view().step  # at least the step count when the request was made
-    assert job.status in (jobs.STOPPING, jobs.STOPPED)
+    assert job.status in (runs.STOPPING, runs.STOPPED)
     assert job.wait(60)
     view = job.view()
-    assert view.status == jobs.STOPPED and not view.active and view.progress < 0.01
+    assert view.status == runs.STOPPED and not view.active and view.progress < 0.01
     assert len({len(t.steps) for t in view.models.values()}) == 1  # both models end at the same step
     for trace in view.models.values():
         assert len(trace.steps) <= asked_at + 1  # the step under way when asked, no more
@@ -85,24 +85,24 @@ def test_stop_ends_within_one_step_evaluates_and_saves(registry, data, runs_dir)
 
 
 def test_the_cap_refuses_a_job_over_the_limit_with_a_clear_error(data, runs_dir):
-    reg = jobs.JobRegistry(max_jobs=1)
+    reg = runs.RunRegistry(max_runs=1)
     first = reg.start(tiny_spec(data, max_steps=1_000_000), data, runs_dir)
     try:
-        with pytest.raises(jobs.TooManyJobs, match="limit"):
+        with pytest.raises(runs.TooManyRuns, match="limit"):
             reg.start(tiny_spec(data), data, runs_dir)
         assert reg.running() == [first]
     finally:
         first.stop()
         first.wait(60)
     second = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)  # room again once it ended
-    assert second.wait(60) and second.status == jobs.FINISHED
+    assert second.wait(60) and second.status == runs.FINISHED
 
 
 def test_the_cap_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv("TINYGPT_MAX_JOBS", "3")
-    assert jobs.configured_max_jobs() == 3 and jobs.JobRegistry().max_jobs == 3
-    monkeypatch.delenv("TINYGPT_MAX_JOBS")
-    assert jobs.configured_max_jobs() == jobs.DEFAULT_MAX_JOBS
+    monkeypatch.setenv("TINYGPT_MAX_RUNS", "3")
+    assert runs.configured_max_runs() == 3 and runs.RunRegistry().max_runs == 3
+    monkeypatch.delenv("TINYGPT_MAX_RUNS")
+    assert runs.configured_max_runs() == runs.DEFAULT_MAX_RUNS
 
 
 def test_a_failing_run_ends_failed_with_its_message(registry, data, runs_dir):
@@ -112,18 +112,18 @@ def test_a_failing_run_ends_failed_with_its_message(registry, data, runs_dir):
     job = registry.start(spec, short, runs_dir)  # started anyway: the job must report, not die silently
     assert job.wait(60)
     view = job.view()
-    assert view.status == jobs.FAILED and not view.active
+    assert view.status == runs.FAILED and not view.active
     assert "must be longer than block_size" in view.error and view.error.startswith("Training stopped")
     assert registry.running() == []
 
 
 def test_out_of_memory_gets_advice():
-    message = jobs.failure_message(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    message = runs.failure_message(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert "ran out of memory" in message and "batch size" in message
 
 
 def test_reattach_by_id_and_keep_only_recent_ended_jobs(data, runs_dir):
-    reg = jobs.JobRegistry(max_jobs=2, keep=1)
+    reg = runs.RunRegistry(max_runs=2, keep=1)
     first = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)
     first.wait(60)
     assert reg.get(first.id) is first and reg.get("nope") is None and reg.get(None) is None
@@ -133,11 +133,11 @@ def test_reattach_by_id_and_keep_only_recent_ended_jobs(data, runs_dir):
     third = reg.start(tiny_spec(data, max_steps=5), data, runs_dir)
     third.wait(60)
     assert reg.get(first.id) is None  # the oldest ended job is forgotten; its files stay
-    assert reg.jobs()[0] is third and reg.get(second.id) is second
+    assert reg.runs()[0] is third and reg.get(second.id) is second
 
 
 def test_shared_registry_is_one_per_process():
-    assert jobs.shared_registry() is jobs.shared_registry()
+    assert runs.shared_registry() is runs.shared_registry()
 
 
 def test_saved_runs_can_be_deleted_but_not_while_training_or_outside_the_folder(
@@ -149,24 +149,15 @@ def test_saved_runs_can_be_deleted_but_not_while_training_or_outside_the_folder(
     wait_for(lambda: job.view().models["bigram"].saved)
     path = job.checkpoints()[0]
     with pytest.raises(ValueError, match="stop it first"):
-        jobs.delete_saved_run(path, runs_dir, registry.busy_paths())
+        runs.delete_saved_run(path, runs_dir, registry.busy_paths())
     job.stop()
     job.wait(60)
     outside = tmp_path / "other.safetensors"
     outside.write_bytes(b"x")
     with pytest.raises(ValueError, match="not one of the saved runs"):
-        jobs.delete_saved_run(outside, runs_dir)
-    jobs.delete_saved_run(path, runs_dir, registry.busy_paths())
+        runs.delete_saved_run(outside, runs_dir)
+    runs.delete_saved_run(path, runs_dir, registry.busy_paths())
     assert not path.exists() and outside.exists()
-
-
-def test_batch_curve_smooths_and_thins():
-    trace = jobs.ModelTrace("gpt", 1, "x", steps=list(range(1, 1001)), losses=[4.0] * 500 + [2.0] * 500,
-                            times=[i / 10 for i in range(1000)])  # fmt: skip
-    xs, ys = jobs.batch_curve(trace, points=100)
-    assert len(xs) <= 102 and xs[0] == 1 and xs[-1] == 1000
-    assert ys[0] == 4.0 and 2.0 < ys[-1] < 2.01  # the moving average has caught up
-    assert jobs.batch_curve(trace, by="time", points=100)[0][-1] == pytest.approx(99.9)
 
 
 # ---- planning -------------------------------------------------------------------------------------
@@ -197,9 +188,20 @@ def test_absurd_sizes_are_refused_before_any_memory_is_used(data):
 def test_parameter_count_without_building_matches_the_model(bias):
     spec = plan.make_spec(plan.RACE, 65, "cpu", bias=bias)
     for kind in plan.RACE:
-        assert plan.count_parameters_of(kind, spec) == count_parameters(
-            build_model(kind, spec.model_config(kind))
-        )
+        model = build_model(kind, spec.model_config(kind))
+        assert plan.count_parameters_of(kind, spec) == count_parameters(model)
+        table = plan.parameter_table(model)
+        assert sum(row["parameters"] for row in table) == count_parameters(model)
+        assert abs(sum(row["share"] for row in table) - 1) < 1e-9
+    components = {row["component"] for row in plan.parameter_table(build_model("gpt", spec.gpt))}
+    assert components == {
+        "token embedding",
+        "position embedding",
+        "attention (all blocks)",
+        "MLP (all blocks)",
+        "layer norms",
+        "LM head",
+    }
 
 
 def test_memory_estimate_covers_a_real_step():

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 
 import torch
 
-from .bigram import BigramConfig
-from .corpus import sha256_hex
-from .data import CharTokenizer, Splits, encode_text, split_data
-from .device import configure_threads, resolve_device
-from .gpt import PRESETS, GPTConfig, config_problems
-from .models import build_model
-from .train import StepEvent, TrainConfig, train, train_config_problems
+from tinygpt.bigram import BigramConfig
+from tinygpt.corpus import sha256_hex
+from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
+from tinygpt.device import configure_threads, resolve_device
+from tinygpt.gpt import PRESETS, GPTConfig, config_problems
+from tinygpt.models import build_model, count_parameters
+from tinygpt.train import StepEvent, TrainConfig, train, train_config_problems
 
 RACE = ("bigram", "gpt")
 # A bigram is a single lookup table: a large learning rate without weight decay brings it to its
@@ -29,15 +29,47 @@ BIGRAM_LR = 0.1
 # Training settings that go with each GPT preset (the page's defaults). "cpu" is tuned so that on
 # a 2-core CPU the GPT beats the bigram's best loss within a minute (see bench/bench_race.py).
 TRAIN_DEFAULTS: dict[str, dict] = {
-    "cpu": dict(batch_size=32, learning_rate=6e-3, warmup_steps=30, max_seconds=60.0, max_steps=None,
-                eval_interval=50, eval_iters=10, sample_tokens=150),
-    "small": dict(batch_size=64, learning_rate=2e-3, warmup_steps=100, max_seconds=600.0, max_steps=None,
-                  eval_interval=100, eval_iters=20, sample_tokens=200),
-    "lecture": dict(batch_size=64, learning_rate=3e-4, warmup_steps=100, max_seconds=None, max_steps=5000,
-                    eval_interval=500, eval_iters=200, sample_tokens=300),
-    "tiny": dict(batch_size=16, learning_rate=1e-2, warmup_steps=5, max_seconds=None, max_steps=200,
-                 eval_interval=10, eval_iters=2, sample_tokens=40),
-}  # fmt: skip
+    "cpu": dict(
+        batch_size=32,
+        learning_rate=6e-3,
+        warmup_steps=30,
+        max_seconds=60.0,
+        max_steps=None,
+        eval_interval=50,
+        eval_iters=10,
+        sample_tokens=150,
+    ),
+    "small": dict(
+        batch_size=64,
+        learning_rate=2e-3,
+        warmup_steps=100,
+        max_seconds=600.0,
+        max_steps=None,
+        eval_interval=100,
+        eval_iters=20,
+        sample_tokens=200,
+    ),
+    "lecture": dict(
+        batch_size=64,
+        learning_rate=3e-4,
+        warmup_steps=100,
+        max_seconds=None,
+        max_steps=5000,
+        eval_interval=500,
+        eval_iters=200,
+        sample_tokens=300,
+    ),
+    "tiny": dict(
+        batch_size=16,
+        learning_rate=1e-2,
+        warmup_steps=5,
+        max_seconds=None,
+        max_steps=200,
+        eval_interval=10,
+        eval_iters=2,
+        sample_tokens=40,
+    ),
+}
 MEMORY_SHARE = 0.8  # refuse a run whose estimate needs more than this share of the free memory
 
 
@@ -46,6 +78,29 @@ def preset_defaults(preset: str) -> dict:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return {**PRESETS[preset], **TRAIN_DEFAULTS.get(preset, TRAIN_DEFAULTS["cpu"])}
+
+
+WIDGET_FIELDS = (
+    "n_layer",
+    "n_head",
+    "n_embd",
+    "block_size",
+    "dropout",
+    "batch_size",
+    "learning_rate",
+    "eval_interval",
+)
+
+
+def widget_defaults(preset: str) -> dict:
+    """The page's settings for a preset: its fields, the kind of budget, and both budgets' values."""
+    d = preset_defaults(preset)
+    return {
+        **{k: d[k] for k in WIDGET_FIELDS},
+        "budget": "seconds" if d["max_seconds"] else "steps",
+        "max_seconds": d["max_seconds"] or 60.0,
+        "max_steps": d["max_steps"] or 2000,
+    }
 
 
 @dataclass(frozen=True)
@@ -66,7 +121,7 @@ class TrainingData:
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class RunSpec:
     """What one job trains: `models` (one of RACE, or both), the GPT's shape and the shared
     training settings. In a race both models see the same batches: same block size, batch size and seed."""
 
@@ -98,8 +153,8 @@ class SpecError(ValueError):
         self.problems = problems
 
 
-def make_spec(models, vocab_size: int, preset: str = "cpu", **values) -> JobSpec:
-    """A JobSpec from plain values (the page's widgets): GPT fields go to GPTConfig, the rest to
+def make_spec(models, vocab_size: int, preset: str = "cpu", **values) -> RunSpec:
+    """A RunSpec from plain values (the page's widgets): GPT fields go to GPTConfig, the rest to
     TrainConfig, on top of `preset_defaults(preset)`. Raises SpecError listing every problem."""
     models = tuple(m for m in RACE if m in models)
     if "gpt" not in models:  # the GPT's shape does not matter then, and must not block the run
@@ -116,7 +171,7 @@ def make_spec(models, vocab_size: int, preset: str = "cpu", **values) -> JobSpec
     problems += train_config_problems(SimpleNamespace(**{**_train_defaults(), **train_values}))
     if problems:
         raise SpecError(problems)
-    return JobSpec(models, GPTConfig(**gpt_values), TrainConfig(**train_values), preset)
+    return RunSpec(models, GPTConfig(**gpt_values), TrainConfig(**train_values), preset)
 
 
 def _gpt_defaults() -> dict:
@@ -140,7 +195,7 @@ def _explain(problems: list[str], gpt_values: dict) -> list[str]:
     return out
 
 
-def check_spec(spec: JobSpec, data: TrainingData, device: str = "auto") -> list[str]:
+def check_spec(spec: RunSpec, data: TrainingData, device: str = "auto") -> list[str]:
     """Problems that depend on the text and the device: block size vs text length, memory."""
     problems = []
     n_train, n_val = len(data.splits.train), len(data.splits.val)
@@ -170,7 +225,7 @@ def _gb(n: float) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
-def estimate_memory(spec: JobSpec) -> int:
+def estimate_memory(spec: RunSpec) -> int:
     """Bytes one training step needs, an upper estimate: 16 per parameter (fp32 weights, gradients,
     two AdamW moments) plus fp32 activations kept for backward. Per block: about 20 vectors of
     n_embd per token (norms, q/k/v, MLP at 4x) and the (T, T) attention map of each head twice
@@ -186,14 +241,34 @@ def estimate_memory(spec: JobSpec) -> int:
     return total
 
 
-def count_parameters_of(kind: str, spec: JobSpec) -> int:
-    """Parameter count without building the model (so absurd sizes cost nothing to check)."""
-    cfg, V = spec.gpt, spec.gpt.vocab_size
-    if kind == "bigram":
-        return V * V
-    C, L = cfg.n_embd, cfg.n_layer
-    per_block = 12 * C * C + 2 * C + (11 * C if cfg.bias else 0)  # attention 4C², MLP 8C², two norms
-    return V * C + cfg.block_size * C + L * per_block + C * (2 if cfg.bias else 1) + C * V
+def count_parameters_of(kind: str, spec: RunSpec) -> int:
+    """Parameter count, from the model built on the meta device (so absurd sizes cost no memory)."""
+    with torch.device("meta"):
+        return count_parameters(build_model(kind, spec.model_config(kind)))
+
+
+def parameter_table(model) -> list[dict]:
+    """Parameters grouped by component (embeddings, each kind of layer, head), for display."""
+    groups: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        groups[_component(name)] = groups.get(_component(name), 0) + p.numel()
+    total = sum(groups.values())
+    return [{"component": k, "parameters": v, "share": v / total} for k, v in groups.items()]
+
+
+_COMPONENTS = {  # a substring of the parameter's name -> its component, the first match wins
+    "wte": "token embedding",
+    "token_embedding": "token embedding",
+    "wpe": "position embedding",
+    ".attn.": "attention (all blocks)",
+    ".mlp.": "MLP (all blocks)",
+    "ln_": "layer norms",
+    "lm_head": "LM head",
+}
+
+
+def _component(name: str) -> str:
+    return next((label for part, label in _COMPONENTS.items() if part in name), "other")
 
 
 def free_memory(device: str) -> int | None:
@@ -223,7 +298,7 @@ class StepTime:
     batch_size: int
 
 
-def time_per_step(spec: JobSpec, data: TrainingData, device: str = "auto", budget: float = 0.5) -> StepTime:
+def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budget: float = 0.5) -> StepTime:
     """Time real training steps (forward, backward, AdamW: `tinygpt.train.train` itself) of each model
     on `device`. When a full batch would take longer than `budget` seconds, time a smaller batch
     and scale up linearly (an overestimate: bigger batches use the hardware better)."""
@@ -239,12 +314,20 @@ def time_per_step(spec: JobSpec, data: TrainingData, device: str = "auto", budge
 
 
 def _timed_steps(
-    kind: str, spec: JobSpec, data: TrainingData, device: str, batch: int, steps: int = 5
+    kind: str, spec: RunSpec, data: TrainingData, device: str, batch: int, steps: int = 5
 ) -> float:
     """Median seconds of the steps after the first (which pays for lazy imports and allocations)."""
     model = build_model(kind, spec.model_config(kind))
-    cfg = replace(spec.train_config(kind), batch_size=batch, max_steps=steps, max_seconds=None,
-                  eval_interval=10**9, eval_iters=1, sample_tokens=0, device=device)  # fmt: skip
+    cfg = replace(
+        spec.train_config(kind),
+        batch_size=batch,
+        max_steps=steps,
+        max_seconds=None,
+        eval_interval=10**9,
+        eval_iters=1,
+        sample_tokens=0,
+        device=device,
+    )
     times = [
         batch * spec.block_size / e.tokens_per_sec
         for e in train(model, data.splits, cfg)

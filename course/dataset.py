@@ -12,17 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import CharTokenizer, TokenizerError
-
-# how characters that print as nothing (or as a line break) are labelled in tables and charts
-_LABELS = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def visible(ch: str) -> str:
-    """A label for one character that can be seen in a table: '␣' for a space, '\\n' for a newline."""
-    if ch in _LABELS:
-        return _LABELS[ch]
-    return ch if ch.isprintable() else repr(ch)[1:-1]
+from course.text import char_label
+from tinygpt.data import CharTokenizer, TokenizerError
 
 
 @dataclass(frozen=True)
@@ -162,7 +153,7 @@ def max_block_size(n_tokens: int, train_fraction: float = 0.9) -> int:
 
 def char_matrix(ids: torch.Tensor, tokenizer: CharTokenizer) -> list[list[str]]:
     """A (B, T) batch as nested lists of visible characters, for a table."""
-    return [[visible(tokenizer.itos[i]) for i in row] for row in ids.tolist()]
+    return [[char_label(tokenizer.itos[i]) for i in row] for row in ids.tolist()]
 
 
 @dataclass(frozen=True)

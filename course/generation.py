@@ -16,10 +16,11 @@ from datetime import datetime
 
 import torch
 
-from .checkpoint import Checkpoint
-from .data import CharTokenizer
-from .models import count_parameters
-from .sample import SampleConfig, generate, next_token_probs, start_token
+from course.text import char_label, compact, duration
+from tinygpt.checkpoint import Checkpoint
+from tinygpt.data import CharTokenizer
+from tinygpt.models import count_parameters
+from tinygpt.sample import SampleConfig, encode_prompt, generate, next_token_probs
 
 # ---- the model card ----------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ def describe_config(card: ModelCard) -> str:
 def card_metrics(card: ModelCard) -> list[tuple[str, str]]:
     """(label, value) pairs for the card's headline numbers; '—' where the metadata is silent."""
     return [
-        ("Parameters", _compact(card.parameters)),
+        ("Parameters", compact(card.parameters)),
         ("Training steps", "—" if card.steps is None else f"{card.steps:,}"),
         ("Val loss", "—" if card.val_loss is None else f"{card.val_loss:.3f}"),
         ("Trained on", (card.device or "—").upper()),
@@ -101,26 +102,11 @@ def card_caption(card: ModelCard) -> str:
     parts = [f"saved {card.saved_at}" if card.saved_at else "date unknown"]
     if card.train_seconds is not None:
         parts.append(
-            f"trained for {_duration(card.train_seconds)}" + (f" in {card.dtype}" if card.dtype else "")
+            f"trained for {duration(card.train_seconds)}" + (f" in {card.dtype}" if card.dtype else "")
         )
     parts.append(f"vocabulary of {card.vocab_size} characters, sees the last {card.context_size}")
     caption = " · ".join(parts)
     return caption[0].upper() + caption[1:]
-
-
-def _compact(n: int) -> str:
-    """3,214,080 -> '3.21M': the card's metric columns are too narrow for every digit."""
-    if n >= 1_000_000:
-        return f"{n / 1e6:.2f}M"
-    return f"{n / 1e3:.1f}K" if n >= 10_000 else f"{n:,}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _number(value, kind):
@@ -155,10 +141,10 @@ class Prompt:
     shown: str  # the text the ids decode to (what the model actually continues)
 
 
-def encode_prompt(tokenizer: CharTokenizer, text: str) -> Prompt:
-    """Encode `text` without ever raising: unknown characters become the tokenizer's default
-    replacement, and an empty prompt starts from a newline (as `sample.generate_text` does)."""
-    ids = tokenizer.encode(text, unknown="replace") or [start_token(tokenizer)]
+def read_prompt(tokenizer: CharTokenizer, text: str) -> Prompt:
+    """`text` as the model will see it (`tinygpt.sample.encode_prompt`: never raises), with what
+    was replaced, for the page to explain."""
+    ids = encode_prompt(tokenizer, text)
     shown = tokenizer.decode(ids) if text else ""
     return Prompt(text, ids, tokenizer.unknown(text), tokenizer.default_replacement(), shown)
 
@@ -319,16 +305,3 @@ def perplexity(probs: torch.Tensor) -> float:
     """exp(entropy): how many characters the distribution is as unsure as a fair choice between."""
     p = probs[probs > 0]
     return math.exp(-float((p * p.log()).sum()))
-
-
-_LABELS = {"\n": "⏎", " ": "␣", "\t": "⇥"}
-
-
-def char_label(char: str) -> str:
-    """A character made visible: newline as ⏎, space as ␣."""
-    return _LABELS.get(char, char)
-
-
-def visible(text: str) -> str:
-    """Text on one line, whitespace made visible (for showing a context)."""
-    return "".join(char_label(ch) if ch in "\n\t" else ch for ch in text)

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from tinygpt import CharTokenizer, encode_text, get_batch, split_data
-from tinygpt.explore import (
+from course.dataset import (
     char_matrix,
     check_length,
     examples,
@@ -14,8 +13,8 @@ from tinygpt.explore import (
     split_sizes,
     text_stats,
     tokenizer_playground,
-    visible,
 )
+from tinygpt import CharTokenizer, encode_text, get_batch, split_data
 
 
 def test_text_stats_counts_a_small_text():
@@ -42,12 +41,6 @@ def test_text_stats_on_the_dataset(text, is_real_shakespeare):
     if is_real_shakespeare:  # the numbers the lecture prints
         assert (stats.n_chars, stats.vocab_size, stats.n_lines) == (1_115_394, 65, 40_000)
         assert stats.frequencies[0] == (" ", 169_892)
-
-
-def test_visible_labels():
-    assert [visible(c) for c in " \n\tA"] == ["␣", "\\n", "\\t", "A"]
-    assert visible("\x0c") == "\\x0c"
-    assert visible("é") == "é"
 
 
 def test_excerpt_clamps_to_the_text():
@@ -119,7 +112,7 @@ def test_batch_matrices_and_the_lecture_examples(text):
     x, y = get_batch(split_data(data).train, 8, 4, generator=torch.Generator().manual_seed(1337))
     chars = char_matrix(x, tok)
     assert len(chars) == 4 and all(len(row) == 8 for row in chars)
-    assert "".join(chars[0]).replace("␣", " ").replace("\\n", "\n") == tok.decode(x[0])
+    assert "".join(chars[0]).replace("␣", " ").replace("⏎", "\n") == tok.decode(x[0])
     rows = examples(x[0], y[0], tok)
     assert len(rows) == 8  # one chunk of block_size characters holds block_size examples
     for t, e in enumerate(rows):

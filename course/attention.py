@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .checkpoint import Checkpoint
-from .gpt import causal_mask
+from course.text import char_label
+from tinygpt.checkpoint import Checkpoint
+from tinygpt.gpt import causal_mask
+from tinygpt.sample import encode_prompt
 
 # The lecture's example of softmax turning sharp when its inputs grow.
 LECTURE_SCORES = (0.1, -0.2, 0.3, -0.2, 0.5)
 HEAD_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-# How the trained-model heatmap labels characters that would be invisible on an axis.
-VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
 def toy_input(T: int, C: int, seed: int = 1337) -> torch.Tensor:
@@ -243,7 +243,7 @@ class ModelAttention:
 
 def token_labels(text: str) -> tuple[str, ...]:
     """'3:a' style axis labels; spaces and newlines are drawn as visible symbols."""
-    return tuple(f"{i}:{VISIBLE.get(ch, ch)}" for i, ch in enumerate(text))
+    return tuple(f"{i}:{char_label(ch)}" for i, ch in enumerate(text))
 
 
 def model_attention(ckpt: Checkpoint, prompt: str) -> ModelAttention:
@@ -257,7 +257,7 @@ def model_attention(ckpt: Checkpoint, prompt: str) -> ModelAttention:
     if not prompt:
         raise ValueError("type a prompt of at least one character")
     tok = ckpt.tokenizer
-    ids = tok.encode(prompt, unknown="replace")
+    ids = encode_prompt(tok, prompt)
     cropped = max(0, len(ids) - ckpt.config.block_size)
     ids = ids[cropped:]
     device = next(ckpt.model.parameters()).device

@@ -50,21 +50,31 @@ def heatmap(z, title: str, *, weights=False, labels=None, axes=TOKENS, height=27
         trace |= dict(text=cell_text(z, weights), texttemplate="%{text}", textfont=dict(size=10))
     traces = [go.Heatmap(**trace)]
     if masked.any():  # the -inf cells, drawn as a grey layer on top
-        traces.append(go.Heatmap(
-            z=np.where(masked, 0.0, np.nan), xgap=1, ygap=1, showscale=False, hoverinfo="skip",
-            colorscale=[[0, MASKED], [1, MASKED]], text=np.where(masked, "−∞", ""),
-            texttemplate="%{text}" if small else "", textfont=dict(size=10, color="#6b7280"),
-        ))  # fmt: skip
+        traces.append(
+            go.Heatmap(
+                z=np.where(masked, 0.0, np.nan),
+                xgap=1,
+                ygap=1,
+                showscale=False,
+                hoverinfo="skip",
+                colorscale=[[0, MASKED], [1, MASKED]],
+                text=np.where(masked, "−∞", ""),
+                texttemplate="%{text}" if small else "",
+                textfont=dict(size=10, color="#6b7280"),
+            )
+        )
     category = "category" if labels is not None else None
     layout = dict(
-        title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=40, b=10),
+        title=dict(text=title, font=dict(size=14)),
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
         xaxis=dict(title=axes[0], type=category, tickangle=-90 if category else 0, showgrid=False),
         yaxis=dict(title=axes[1], type=category, autorange="reversed", showgrid=False),
         shapes=[
             dict(type="line", x0=d - 0.5, x1=d - 0.5, y0=-0.5, y1=z.shape[0] - 0.5, line=dict(width=3))
             for d in dividers
         ],
-    )  # fmt: skip
+    )
     return go.Figure(data=traces, layout=layout)
 
 
@@ -86,12 +96,16 @@ def variance_figure(stats, head_size: int) -> go.Figure:
     return go.Figure(
         data=lines,
         layout=dict(
-            title="Variance of one score (q, k unit Gaussian)", height=340, margin=dict(l=10, r=10, t=60, b=10),
+            title="Variance of one score (q, k unit Gaussian)",
+            height=340,
+            margin=dict(l=10, r=10, t=60, b=10),
             xaxis=dict(type="log", title="head size", tickvals=list(stats.head_sizes)),
-            yaxis=dict(type="log", title="variance", dtick=1), legend=dict(orientation="h", y=-0.25),
-            shapes=[marker], annotations=[note],
+            yaxis=dict(type="log", title="variance", dtick=1),
+            legend=dict(orientation="h", y=-0.25),
+            shapes=[marker],
+            annotations=[note],
         ),
-    )  # fmt: skip
+    )
 
 
 def temperature_figure(scores, probs, temperature: float) -> go.Figure:
@@ -101,8 +115,10 @@ def temperature_figure(scores, probs, temperature: float) -> go.Figure:
     return go.Figure(
         data=[bars],
         layout=dict(
-            title=f"softmax(scores / {temperature:g}): largest weight {float(max(probs)):.2f}", height=300,
-            margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(range=[0, 1.05], title="weight"),
+            title=f"softmax(scores / {temperature:g}): largest weight {float(max(probs)):.2f}",
+            height=300,
+            margin=dict(l=10, r=10, t=50, b=10),
+            yaxis=dict(range=[0, 1.05], title="weight"),
             xaxis=dict(title="score", tickvals=positions, ticktext=[f"{s:+.1f}" for s in scores]),
         ),
-    )  # fmt: skip
+    )

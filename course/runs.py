@@ -1,10 +1,10 @@
-"""Training jobs that run in the background while a web page watches them.
+"""Training runs in the background while a web page watches them.
 
-A Job is a daemon thread that consumes `tinygpt.train.train()` into a thread-safe record; a race
+A Run is a daemon thread that consumes `tinygpt.train.train()` into a thread-safe record; a race
 advances the bigram's and the GPT's generators one step each in turn (same batches, same seed,
-same wall clock), so neither model gets more time than the other. A JobRegistry finds jobs by id
-(so a reloaded page can reattach) and caps how many run at once on the server ($TINYGPT_MAX_JOBS).
-Every job saves each model through `train()`'s checkpointing into the folder it is given.
+same wall clock), so neither model gets more time than the other. A RunRegistry finds runs by id
+(so a reloaded page can reattach) and caps how many run at once on the server ($TINYGPT_MAX_RUNS).
+Every run saves each model through `train()`'s checkpointing into the folder it is given.
 """
 
 from __future__ import annotations
@@ -20,56 +20,56 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import SUFFIX, list_checkpoints
-from .device import configure_threads
-from .models import build_model
-from .plan import JobSpec, TrainingData, count_parameters_of
-from .train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, train
+from course.plan import RunSpec, TrainingData, count_parameters_of
+from tinygpt.checkpoint import SUFFIX, list_checkpoints
+from tinygpt.device import configure_threads
+from tinygpt.models import build_model
+from tinygpt.train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, train
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_JOBS = 2
+DEFAULT_MAX_RUNS = 2
 RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "running", "stopping", "finished", "stopped", "failed"
 ACTIVE = (RUNNING, STOPPING)
 
 
-class TooManyJobs(RuntimeError):
-    """The server already runs as many training jobs as it allows."""
+class TooManyRuns(RuntimeError):
+    """The server already runs as many training runs as it allows."""
 
 
-def configured_max_jobs() -> int:
-    """The server-wide cap on running jobs: $TINYGPT_MAX_JOBS, default 2."""
-    return max(1, int(os.environ.get("TINYGPT_MAX_JOBS") or DEFAULT_MAX_JOBS))
+def configured_max_runs() -> int:
+    """The server-wide cap on running runs: $TINYGPT_MAX_RUNS, default 2."""
+    return max(1, int(os.environ.get("TINYGPT_MAX_RUNS") or DEFAULT_MAX_RUNS))
 
 
 @dataclass
 class ModelTrace:
-    """What one model of a job has done so far (only ever touched under the record's lock)."""
+    """What one model of a run has done so far (only ever touched under the record's lock)."""
 
     kind: str
     n_params: int
     checkpoint: str
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)  # seconds since the job started, per step
+    times: list[float] = field(default_factory=list)  # seconds since the run started, per step
     evals: list[dict] = field(default_factory=list)  # step, train_loss, val_loss, elapsed
     samples: list[tuple[int, str]] = field(default_factory=list)
     saved: bool = False
 
     def copy(self) -> ModelTrace:
-        """A snapshot: the lists copied, so the running job's appends do not reach it."""
+        """A snapshot: the lists copied, so the running run's appends do not reach it."""
         lists = ("steps", "losses", "times", "evals", "samples")
         return replace(self, **{name: list(getattr(self, name)) for name in lists})
 
 
 @dataclass(frozen=True)
-class JobView:
-    """A consistent copy of a job's state for drawing; nothing in it changes afterwards."""
+class RunView:
+    """A consistent copy of a run's state for drawing; nothing in it changes afterwards."""
 
     id: str
     name: str
     status: str
     error: str | None
-    spec: JobSpec
+    spec: RunSpec
     models: dict[str, ModelTrace]
     elapsed: float
 
@@ -106,10 +106,10 @@ class JobView:
         return self.elapsed * (1 - p) / p if self.active and p > 0 else None
 
 
-class Job:
+class Run:
     """One training run in a daemon thread. Read it with `view()`; end it early with `stop()`."""
 
-    def __init__(self, spec: JobSpec, data: TrainingData, folder, name: str | None = None):
+    def __init__(self, spec: RunSpec, data: TrainingData, folder, name: str | None = None):
         self.id = uuid.uuid4().hex[:12]
         self.name = name or _run_name(spec, self.id)
         self.spec, self.data, self.folder = spec, data, Path(folder)
@@ -119,13 +119,13 @@ class Job:
         self._latched = False  # the stop request as seen at the start of the current lockstep round
         self._status, self._error, self._ended = RUNNING, None, None
         self._start = time.perf_counter()
-        self._traces = {  # there from the start, so a view always shows every model of the job
+        self._traces = {  # there from the start, so a view always shows every model of the run
             kind: ModelTrace(kind, count_parameters_of(kind, spec), str(self._path(kind)))
             for kind in spec.models
         }
-        self._thread = threading.Thread(target=self._run, name=f"tinygpt-job-{self.id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"tinygpt-run-{self.id}", daemon=True)
 
-    def start(self) -> Job:
+    def start(self) -> Run:
         self._start = time.perf_counter()
         self._thread.start()
         return self
@@ -151,11 +151,11 @@ class Job:
         with self._lock:
             return [Path(t.checkpoint) for t in self._traces.values()]
 
-    def view(self) -> JobView:
+    def view(self) -> RunView:
         with self._lock:
             end = self._ended or time.perf_counter()
             traces = {k: t.copy() for k, t in self._traces.items()}
-            return JobView(
+            return RunView(
                 self.id, self.name, self._status, self._error, self.spec, traces, end - self._start
             )
 
@@ -165,10 +165,10 @@ class Job:
             _lockstep(self._generators(), self._record, self._latch_stop)
             outcome, error = (STOPPED if self._stop.is_set() else FINISHED), None
         except Exception as e:  # noqa: BLE001 - any failure must end in a readable status, not a dead thread
-            log.exception("training job %s failed", self.id)
+            log.exception("training run %s failed", self.id)
             outcome, error = FAILED, failure_message(e)
         finally:
-            self.data = None  # an ended job keeps its record, not the (possibly large) encoded text
+            self.data = None  # an ended run keeps its record, not the (possibly large) encoded text
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         with self._lock:
@@ -191,7 +191,12 @@ class Job:
         for kind in self.spec.models:
             torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
             model = build_model(kind, self.spec.model_config(kind))
-            summary = {**self.data.summary, "run_id": self.id, "run_name": self.name, "race": list(self.spec.models)}  # fmt: skip
+            summary = {
+                **self.data.summary,
+                "run_id": self.id,
+                "run_name": self.name,
+                "race": list(self.spec.models),
+            }
             cfg = self.spec.train_config(kind, str(self._path(kind)))
             gens[kind] = train(model, self.data.splits, cfg, self.data.tokenizer, self._stopping, summary)
         return gens
@@ -205,18 +210,25 @@ class Job:
                 trace.times.append(time.perf_counter() - self._start)
             elif isinstance(event, EvalEvent):
                 elapsed = time.perf_counter() - self._start
-                trace.evals.append({"step": event.step, "train_loss": event.train_loss, "val_loss": event.val_loss, "elapsed": elapsed})  # fmt: skip
+                trace.evals.append(
+                    {
+                        "step": event.step,
+                        "train_loss": event.train_loss,
+                        "val_loss": event.val_loss,
+                        "elapsed": elapsed,
+                    }
+                )
             elif isinstance(event, SampleEvent):
                 trace.samples.append((event.step, event.text))
             elif isinstance(event, CheckpointEvent):
                 trace.saved = True
 
 
-def _run_name(spec: JobSpec, job_id: str) -> str:
+def _run_name(spec: RunSpec, run_id: str) -> str:
     """e.g. race-cpu-20250102-153000-1a2b, gpt-lecture-..., bigram-...: unique and sortable."""
     what = "race" if len(spec.models) > 1 else spec.models[0]
     shape = "" if spec.models == ("bigram",) else f"-{spec.preset}"
-    return f"{what}{shape}-{time.strftime('%Y%m%d-%H%M%S')}-{job_id[:4]}"
+    return f"{what}{shape}-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:4]}"
 
 
 def _lockstep(gens: dict[str, Iterator], record, new_round=lambda: None) -> None:
@@ -248,69 +260,69 @@ def failure_message(e: Exception) -> str:
     return f"Training stopped with an error: {type(e).__name__}: {text[:300]}"
 
 
-class JobRegistry:
-    """Every job this server has started, by id; at most `max_jobs` run at once. Keeps the last
-    `keep` ended jobs so a page can still show their whole history."""
+class RunRegistry:
+    """Every run this server has started, by id; at most `max_runs` run at once. Keeps the last
+    `keep` ended runs so a page can still show their whole history."""
 
-    def __init__(self, max_jobs: int | None = None, keep: int = 20):
-        self.max_jobs = max_jobs or configured_max_jobs()
+    def __init__(self, max_runs: int | None = None, keep: int = 20):
+        self.max_runs = max_runs or configured_max_runs()
         self.keep = keep
-        self._jobs: dict[str, Job] = {}
+        self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
-    def start(self, spec: JobSpec, data: TrainingData, folder, name: str | None = None) -> Job:
-        """Start a job that saves into `folder`; raises TooManyJobs when the server is full."""
+    def start(self, spec: RunSpec, data: TrainingData, folder, name: str | None = None) -> Run:
+        """Start a run that saves into `folder`; raises TooManyRuns when the server is full."""
         with self._lock:
-            running = [j for j in self._jobs.values() if j.status in ACTIVE]
-            if len(running) >= self.max_jobs:
-                raise TooManyJobs(
+            running = [j for j in self._runs.values() if j.status in ACTIVE]
+            if len(running) >= self.max_runs:
+                raise TooManyRuns(
                     f"This server is already training {len(running)} model run(s), its limit "
-                    f"(TINYGPT_MAX_JOBS={self.max_jobs}) so that it stays responsive. Try again when one ends."
+                    f"(TINYGPT_MAX_RUNS={self.max_runs}) so that it stays responsive. Try again when one ends."
                 )
-            job = Job(spec, data, folder, name)
-            self._jobs[job.id] = job
+            run = Run(spec, data, folder, name)
+            self._runs[run.id] = run
             self._forget_old()
-        return job.start()
+        return run.start()
 
-    def get(self, job_id: str | None) -> Job | None:
+    def get(self, run_id: str | None) -> Run | None:
         with self._lock:
-            return self._jobs.get(job_id) if job_id else None
+            return self._runs.get(run_id) if run_id else None
 
-    def jobs(self) -> list[Job]:
-        """All kept jobs, newest first."""
+    def runs(self) -> list[Run]:
+        """All kept runs, newest first."""
         with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+            return sorted(self._runs.values(), key=lambda j: j.created, reverse=True)
 
-    def running(self) -> list[Job]:
-        return [j for j in self.jobs() if j.status in ACTIVE]
+    def running(self) -> list[Run]:
+        return [j for j in self.runs() if j.status in ACTIVE]
 
     def busy_paths(self) -> set[Path]:
-        """Checkpoint files that a running job is still writing."""
+        """Checkpoint files that a running run is still writing."""
         return {p.resolve() for j in self.running() for p in j.checkpoints()}
 
     def stop_all(self, timeout: float = 30) -> None:
-        for job in self.jobs():
-            job.stop()
-        for job in self.jobs():
-            job.wait(timeout)
+        for run in self.runs():
+            run.stop()
+        for run in self.runs():
+            run.wait(timeout)
 
     def _forget_old(self) -> None:
-        ended = sorted((j for j in self._jobs.values() if j.status not in ACTIVE), key=lambda j: j.created)
-        for job in ended[: max(0, len(ended) - self.keep)]:
-            del self._jobs[job.id]
+        ended = sorted((j for j in self._runs.values() if j.status not in ACTIVE), key=lambda j: j.created)
+        for run in ended[: max(0, len(ended) - self.keep)]:
+            del self._runs[run.id]
 
 
-_shared: JobRegistry | None = None
+_shared: RunRegistry | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_registry() -> JobRegistry:
+def shared_registry() -> RunRegistry:
     """The registry of this process (one per server, like `st.cache_resource`), created on first use
-    with the cap from $TINYGPT_MAX_JOBS; pages, the benchmark and the tests all reach the same one."""
+    with the cap from $TINYGPT_MAX_RUNS; pages, the benchmark and the tests all reach the same one."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = JobRegistry()
+            _shared = RunRegistry()
         return _shared
 
 
@@ -320,24 +332,10 @@ def saved_runs(folder) -> list[tuple[Path, dict]]:
 
 
 def delete_saved_run(path, folder, busy: set[Path] = frozenset()) -> None:
-    """Delete one checkpoint of `folder`; refuses files outside it and files a running job writes."""
+    """Delete one checkpoint of `folder`; refuses files outside it and files a running run writes."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     if path.parent != folder or path.suffix != SUFFIX:
         raise ValueError(f"{path.name} is not one of the saved runs")
     if path in busy:
         raise ValueError(f"{path.name} belongs to a run that is still training: stop it first")
     path.unlink(missing_ok=True)
-
-
-def batch_curve(trace: ModelTrace, by: str = "step", points: int = 300) -> tuple[list, list]:
-    """The loss of each training batch, smoothed (a moving average over about 20 steps, since single
-    batches are noisy) and thinned to about `points` points; x is the step, or seconds if by="time"."""
-    xs = trace.steps if by == "step" else trace.times
-    ys, avg = [], None
-    for loss in trace.losses:
-        avg = loss if avg is None else 0.95 * avg + 0.05 * loss
-        ys.append(avg)
-    keep = list(range(0, len(xs), max(1, len(xs) // points)))
-    if xs and keep[-1] != len(xs) - 1:
-        keep.append(len(xs) - 1)
-    return [xs[i] for i in keep], [ys[i] for i in keep]

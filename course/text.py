@@ -1,0 +1,34 @@
+"""How the course writes things for a reader: characters made visible, durations, large counts."""
+
+from __future__ import annotations
+
+# characters that print as nothing (or as a line break), as every table and chart labels them
+_LABELS = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def char_label(ch: str) -> str:
+    """One character made visible: ␣ for a space, ⏎ for a newline, an escape for other unprintables."""
+    if ch in _LABELS:
+        return _LABELS[ch]
+    return ch if ch.isprintable() else repr(ch)[1:-1]
+
+
+def visible(text: str) -> str:
+    """Text on one line: newlines and tabs made visible (spaces stay spaces, for reading)."""
+    return "".join(char_label(ch) if ch in "\n\t\r" else ch for ch in text)
+
+
+def duration(seconds: float | None) -> str:
+    """12 s, 3 min 05 s, 2 h 10 min; a dash when unknown."""
+    if seconds is None:
+        return "–"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    return f"{seconds:.0f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def compact(n: int) -> str:
+    """3,214,080 -> '3.21M', 18,000 -> '18.0K': for columns too narrow for every digit."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    return f"{n / 1e3:.1f}K" if n >= 10_000 else f"{n:,}"
