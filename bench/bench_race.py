@@ -40,7 +40,7 @@ from tinygpt import corpus  # noqa: E402
 from tinygpt.checkpoint import read_metadata  # noqa: E402
 from tinygpt.device import configure_threads, describe_device  # noqa: E402
 
-REFRESH = 1.0  # the page's refresh interval (lessons/3_training.py REFRESH)
+REFRESH = 1.0  # the page's refresh interval (lessons/4_training.py REFRESH)
 BIGRAM_BEST = 2.45  # the reference for "the bigram's best"
 SHARED_DATA = [ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"]
 

@@ -20,7 +20,7 @@ from tinygpt.checkpoint import CheckpointError
 from tinygpt.gpt import GPT, explicit_attention
 
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
-TRAINING = "lessons/3_training.py"
+TRAINING = "lessons/4_training.py"
 LESSON_TITLES = {path: title for path, title, _ in LESSONS}
 
 

@@ -1,18 +1,21 @@
-"""What every lesson page shares: the lesson list, the real-source viewer, "next lesson" links,
-and the cached dataset and checkpoint loaders. Streamlit code lives here, never in `tinygpt/`."""
+"""The small Streamlit components every lesson page shares: the lesson list and headers, the
+real-source viewer, links between lessons, charts, the learner's chosen text, and checkpoints
+(listed, cached, picked or uploaded). Streamlit code lives here and in the pages, never in
+`tinygpt/` or `course/`."""
 
 from __future__ import annotations
 
 import inspect
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from tinygpt import corpus
-from tinygpt.checkpoint import Checkpoint, list_checkpoints, load_checkpoint
+from tinygpt.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
 from tinygpt.data import CharTokenizer, encode_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,14 +23,33 @@ SHIPPED_DIR = ROOT / "checkpoints"
 # the learner's runs (git-ignored); tests point TINYGPT_RUNS_DIR at a temporary folder
 USER_DIR = Path(os.environ.get("TINYGPT_RUNS_DIR") or SHIPPED_DIR / "user")
 
-# (page file, title, icon) in lesson order; app.py builds the navigation from this list.
+
+class Lesson(NamedTuple):
+    path: str
+    title: str
+    icon: str
+
+
+# In lesson order; app.py builds the navigation from this list, and each page's title from its entry.
 LESSONS = [
-    ("lessons/0_home.py", "Home", ":material/home:"),
-    ("lessons/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
-    ("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
-    ("lessons/3_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
-    ("lessons/4_generate.py", "4 · Generate", ":material/edit_note:"),
+    Lesson("lessons/0_home.py", "Home", ":material/home:"),
+    Lesson("lessons/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
+    Lesson("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
+    Lesson("lessons/4_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
+    Lesson("lessons/6_generate.py", "4 · Generate", ":material/edit_note:"),
 ]
+TRAINING = "lessons/4_training.py"
+
+
+def lesson(path: str) -> Lesson:
+    return next(entry for entry in LESSONS if entry.path == path)
+
+
+def header(path: str, intro: str) -> None:
+    """The page's title, "Lesson N · ...", from its LESSONS entry, and its opening paragraph."""
+    number, _, title = lesson(path).title.partition(" · ")
+    st.title(f"Lesson {number} · {title}")
+    st.markdown(intro)
 
 
 def show_source(*objects, label: str | None = None, expanded: bool = False) -> None:
@@ -38,20 +60,49 @@ def show_source(*objects, label: str | None = None, expanded: bool = False) -> N
             st.code(inspect.getsource(obj), language="python")
 
 
+def link(path: str, label: str | None = None, icon: str = ":material/arrow_forward:") -> None:
+    """A link to another lesson; plain text when the page runs alone (AppTest of one page file)."""
+    label = label or f"Go to {lesson(path).title}"
+    try:
+        st.page_link(path, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        st.markdown(f"{label} (open the app with `streamlit run app.py` to follow the link)")
+
+
 def next_lesson(current: str) -> None:
-    """A link to the lesson after `current` (a page file from LESSONS)."""
-    paths = [path for path, _, _ in LESSONS]
+    """A link to the lesson after `current`, or back home after the last one."""
+    paths = [entry.path for entry in LESSONS]
+    st.divider()
     i = paths.index(current)
     if i + 1 < len(paths):
-        path, title, icon = LESSONS[i + 1]
-        st.divider()
-        try:
-            st.page_link(path, label=f"Next lesson: {title}", icon=":material/arrow_forward:")
-        except StreamlitPageNotFoundError:
-            # the page runs on its own (AppTest of one page file), outside app.py's navigation
-            st.markdown(
-                f"Next lesson: **{title}** (open the app with `streamlit run app.py` to follow the link)"
-            )
+        link(paths[i + 1], f"Next lesson: {LESSONS[i + 1].title}")
+    else:
+        link(paths[0], "That was the last lesson: back to the start", icon=":material/home:")
+
+
+def metrics(pairs, columns=None) -> None:
+    """(label, value) pairs as a row of st.metric, in `columns` (default: one each)."""
+    for col, (label, value) in zip(columns or st.columns(len(pairs)), pairs, strict=False):
+        col.metric(label, value)
+
+
+def plot(fig, key: str) -> None:
+    """A plotly figure, without the mode bar (it covers titles on narrow charts)."""
+    st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+
+
+# ---- the learner's text -------------------------------------------------------------------------
+# Chosen in lesson 1 and read by later lessons through current_text(): DATASET_NAME_KEY holds
+# "Tiny Shakespeare" or the uploaded file's name, DATASET_TEXT_KEY the text itself.
+SHAKESPEARE = "Tiny Shakespeare"
+DATASET_NAME_KEY = "dataset_name"
+DATASET_TEXT_KEY = "dataset_text"
+UPLOAD_TEXT = "Your own .txt file"
+OFFLINE_HELP = (
+    "**Working offline?** Download `input.txt` from the lecture's repository on another machine, then "
+    "start the app with `TINYGPT_DATA=/path/to/input.txt streamlit run app.py` — or upload any text "
+    "file in the dataset lesson."
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=1)
@@ -84,14 +135,6 @@ def ensure_shakespeare() -> str | None:
         return None
 
 
-# The learner's choice of text, set by the dataset lesson and read by later lessons through
-# current_text(): DATASET_NAME_KEY holds "Tiny Shakespeare" or the uploaded file's name, and
-# DATASET_TEXT_KEY the text itself. Both are absent until the dataset lesson has run.
-SHAKESPEARE = "Tiny Shakespeare"
-DATASET_NAME_KEY = "dataset_name"
-DATASET_TEXT_KEY = "dataset_text"
-
-
 def set_dataset(name: str, text: str) -> None:
     """Make `text` (called `name`) the text every later lesson uses."""
     st.session_state[DATASET_NAME_KEY] = name
@@ -107,11 +150,43 @@ def current_text() -> tuple[str, str | None]:
     return SHAKESPEARE, ensure_shakespeare()
 
 
-OFFLINE_HELP = (
-    "**Working offline?** Download `input.txt` from the lecture's repository on another machine, then "
-    "start the app with `TINYGPT_DATA=/path/to/input.txt streamlit run app.py` — or upload any text "
-    "file in the dataset lesson."
-)
+@st.cache_data(show_spinner="Reading the file…", max_entries=4)
+def uploaded_text(file_id: str, _data: bytes, name: str) -> str:
+    return corpus.text_from_bytes(_data, name=name)
+
+
+def choose_text() -> tuple[str, str]:
+    """The text radio and the uploader; returns (name, text) or stops the page with a message."""
+    chosen = st.session_state.get(DATASET_NAME_KEY, SHAKESPEARE)
+    source = st.radio(
+        "Which text?",
+        [SHAKESPEARE, UPLOAD_TEXT],
+        int(chosen != SHAKESPEARE),
+        key="dataset_source",
+        horizontal=True,
+        persist_state="session",
+    )
+    name, text = (SHAKESPEARE, ensure_shakespeare()) if source == SHAKESPEARE else upload_text(chosen)
+    if text is None:
+        st.stop()
+    set_dataset(name, text)
+    return name, text
+
+
+def upload_text(chosen: str) -> tuple[str, str]:
+    """The uploaded file's text (checked once per upload), or the one uploaded earlier."""
+    file = st.file_uploader(f"A UTF-8 text file (up to {corpus.MAX_UPLOAD_BYTES // 10**6} MB)", type=["txt"])
+    if file is None and chosen != SHAKESPEARE:
+        st.caption(f"Using **{chosen}**, which you uploaded earlier.")
+        return chosen, st.session_state[DATASET_TEXT_KEY]
+    if file is None:
+        st.info("Choose a `.txt` file to explore it — anything from song lyrics to source code works.")
+        st.stop()
+    try:
+        return file.name, uploaded_text(file.file_id, file.getvalue(), file.name)
+    except corpus.DatasetError as e:
+        st.error(f"{e}.", icon=":material/error:")
+        st.stop()
 
 
 @st.cache_data(show_spinner="Encoding the text…", max_entries=4)
@@ -121,9 +196,16 @@ def encoded(text: str) -> tuple[str, torch.Tensor]:
     return tokenizer.chars, encode_text(text, tokenizer)
 
 
-def checkpoint_choices() -> list[tuple[Path, dict]]:
-    """Shipped and user checkpoints with their metadata, newest first (unreadable files skipped)."""
-    return list_checkpoints(SHIPPED_DIR, USER_DIR)
+# ---- checkpoints ----------------------------------------------------------------------------------
+UPLOAD = "upload"
+
+
+def checkpoint_choices(model_type: str | None = None) -> list[tuple[Path, dict]]:
+    """Shipped checkpoints, then the learner's runs newest first, with their metadata (unreadable
+    files skipped); only those of `model_type` when given."""
+    found = list_checkpoints(SHIPPED_DIR, USER_DIR)
+    found.sort(key=lambda c: c[0].parent.resolve() != SHIPPED_DIR.resolve())  # stable: keeps newest first
+    return [(p, m) for p, m in found if model_type in (None, m["model_type"])]
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -132,8 +214,54 @@ def cached_checkpoint(path: str, mtime: float) -> Checkpoint:
     return load_checkpoint(path)
 
 
+@st.cache_resource(show_spinner="Checking the file…", max_entries=4)
+def uploaded_checkpoint(file_id: str, _data: bytes) -> Checkpoint | str:
+    """An uploaded checkpoint, checked once per upload (its id is the key), or why it cannot be used."""
+    try:
+        return load_checkpoint(_data)
+    except CheckpointError as e:
+        return str(e)
+
+
 def checkpoint_label(path: Path, meta: dict) -> str:
     where = "your run" if path.parent.resolve() == USER_DIR.resolve() else "shipped"
     val = meta["summary"].get("val_loss")
     loss = f", val {val:.3f}" if isinstance(val, (int, float)) else ""
     return f"{path.stem} ({meta['model_type']}, {where}{loss})"
+
+
+def load_listed(path: Path) -> Checkpoint | None:
+    """A listed checkpoint, or None with the reason shown (the file may have changed since listing)."""
+    try:
+        return cached_checkpoint(str(path), path.stat().st_mtime)
+    except (CheckpointError, OSError) as e:
+        st.error(f"{path.name} cannot be loaded: {e}", icon=":material/error:")
+        return None
+
+
+def pick_checkpoint(key: str, model_type: str | None = None, upload: bool = False, where=st):
+    """A checkpoint picker (shipped first; a file upload as the last choice when `upload`).
+    Returns (name, Checkpoint), or None with the reason shown, e.g. when nothing is trained yet."""
+    choices = {str(p): (p, m) for p, m in checkpoint_choices(model_type)}
+    labels = {k: checkpoint_label(p, m) for k, (p, m) in choices.items()} | (
+        {UPLOAD: "Upload a file…"} if upload else {}
+    )
+    if not choices:
+        kind = "Transformer " if model_type == "gpt" else ""
+        where.info(f"There is no trained {kind}checkpoint yet: train one in a minute in the training lesson.")
+        link(TRAINING)
+        if not upload:
+            return None
+    picked = where.selectbox("Checkpoint", list(labels), format_func=labels.get, key=key)
+    if picked != UPLOAD:
+        ckpt = load_listed(choices[picked][0])
+        return None if ckpt is None else (choices[picked][0].stem, ckpt)
+    file = where.file_uploader("A TinyGPT checkpoint (.safetensors, up to 25 MB)", key=f"{key}_upload")
+    if file is None:
+        where.caption("Made by the training lesson or by `python -m tinygpt train --out run.safetensors`.")
+        return None
+    loaded = uploaded_checkpoint(file.file_id, file.getvalue())
+    if isinstance(loaded, str):
+        where.error(f"**{file.name}** cannot be used: {loaded}.", icon=":material/error:")
+        return None
+    return Path(file.name).stem, loaded

@@ -16,7 +16,7 @@ from course.generation import as_markdown
 from tinygpt import BigramConfig, BigramLM, SampleConfig, generate_text, load_checkpoint, save_checkpoint
 from tinygpt.models import count_parameters
 
-PAGE = "lessons/4_generate.py"
+PAGE = "lessons/6_generate.py"
 PROMPT = "ROMEO:\n"
 
 
@@ -160,7 +160,7 @@ def test_no_checkpoint_says_so_and_links_to_training(runs_dir, nothing_shipped):
     at = open_page()
     assert "No trained checkpoint yet" in at.info[0].value
     links = [link.proto for link in at.get("page_link")]
-    assert any(link.page.endswith("3_training.py") or "Train" in link.label for link in links)
+    assert any(link.page.endswith("4_training.py") or "Train" in link.label for link in links)
     assert at.selectbox(key="generate_checkpoint").value == "upload" and not at.metric
 
 

@@ -12,7 +12,7 @@ from conftest import app_test, decode_array, plotly_spec
 
 from course import plan, runs
 
-PAGE = "lessons/3_training.py"
+PAGE = "lessons/4_training.py"
 
 
 @pytest.fixture(autouse=True)
@@ -182,7 +182,7 @@ def test_a_widget_change_and_a_page_switch_keep_the_run_and_the_settings():
     at.number_input(key="train_n_layer").set_value(3).run()  # a widget change reruns the page...
     job = runs.shared_registry().get(run_id)
     assert job.status == runs.RUNNING and job.name in progress_text(at)  # ...and the run goes on
-    at.switch_page("lessons/4_generate.py").run()
+    at.switch_page("lessons/6_generate.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
     assert job.status == runs.RUNNING and job.name in progress_text(at)

@@ -234,6 +234,6 @@ st.markdown(
     "batch 1 the overhead of each PyTorch call matters as much as the arithmetic."
 )
 show_source(generate, next_token_probs, window_start, KVCache, GPT.decoder)
-next_lesson("lessons/4_generate.py")
+next_lesson("lessons/6_generate.py")
 st.divider()
 st.page_link(LESSONS[0][0], label="That was the last lesson: back to the start", icon=":material/home:")

@@ -256,4 +256,4 @@ st.markdown(
     "(*val*): when train keeps falling but val does not, the model has started to memorise."
 )
 show_source(train, get_lr, configure_optimizer)
-next_lesson("lessons/3_training.py")
+next_lesson("lessons/4_training.py")
