@@ -35,7 +35,14 @@ def split_figure(n_train: int, n_val: int) -> go.Figure:
     """One bar, the text, cut to scale into its train and val parts."""
     total = n_train + n_val
     bars = [
-        go.Bar(x=[n], y=["text"], name=name, orientation="h", marker_color=color, text=[f"{name} {n / total:.0%}"])
+        go.Bar(
+            x=[n],
+            y=["text"],
+            name=name,
+            orientation="h",
+            marker_color=color,
+            text=[f"{name} {n / total:.0%}"],
+        )
         for name, n, color in (("train", n_train, ACCENT), ("val", n_val, MUTED))
     ]
     layout = go.Layout(
