@@ -166,13 +166,14 @@ class MultiHead:
 
     heads: tuple[Attention, ...]  # n_head of them, each of head size C // n_head
     out: torch.Tensor  # (T, C): the heads' outputs concatenated
+    proj: torch.Tensor  # (T, C): the concatenation through the output projection, which mixes the heads
 
 
 def multi_head_attention(
     x: torch.Tensor, n_head: int, seed: int = 1337, causal: bool = True, scale: bool = True
 ) -> MultiHead:
     """Split one (C -> C) q, k, v projection into `n_head` heads of size C // n_head, attend in each,
-    and concatenate back to C, as the GPT's CausalSelfAttention does."""
+    concatenate back to C and project (C -> C), as the GPT's CausalSelfAttention does."""
     T, C = x.shape
     if n_head < 1 or C % n_head:
         raise ValueError(f"C ({C}) must be divisible by n_head ({n_head})")
@@ -185,7 +186,8 @@ def multi_head_attention(
     scores, masked, wei, out = attend(q, k, v, causal, scale)  # out (nh, T, hs)
     heads = tuple(Attention(q[h], k[h], v[h], scores[h], masked[h], wei[h], out[h]) for h in range(n_head))
     y = out.transpose(0, 1).reshape(T, C)  # (nh, T, hs) -> (T, nh, hs) -> (T, C)
-    return MultiHead(heads, y)
+    w_proj = random_head(C, C, seed + 1).value  # (C, C), drawn as nn.Linear(C, C) draws it
+    return MultiHead(heads, y, y @ w_proj.T)  # (T, C) @ (C, C) -> (T, C)
 
 
 def split_head(full: HeadWeights, h: int, head_size: int) -> HeadWeights:

@@ -1,4 +1,4 @@
-"""tinygpt.attention_demo: the lecture's four versions, the scaling statistics, the multi-head split,
+"""course.attention: the lecture's four versions, the scaling statistics, the multi-head split,
 and the attention weights of a trained checkpoint."""
 
 import math
@@ -97,6 +97,9 @@ def test_multi_head_is_independent_heads_concatenated():
     for mine, single in zip(multi.heads, singles, strict=True):
         torch.testing.assert_close(mine.wei, single.wei)
     assert not torch.allclose(multi.heads[0].wei, multi.heads[1].wei)
+    # then the output projection: same shape, a new mix of the heads, fixed by the seed
+    assert multi.proj.shape == (6, 8) and not torch.allclose(multi.proj, multi.out)
+    torch.testing.assert_close(ad.multi_head_attention(x, n_head=4, seed=5).proj, multi.proj)
 
 
 def test_multi_head_needs_a_divisor_of_c():

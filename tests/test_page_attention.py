@@ -58,7 +58,7 @@ def test_versions_agree_and_the_page_says_so(no_checkpoints):
         assert np.allclose(w, weights[0]) and np.allclose(out, outputs[0], atol=1e-6)
     assert np.allclose(outputs[0], np.cumsum(x, 0) / np.arange(1, 9)[:, None], atol=1e-6)
     assert "agree" in at.success[0].value and "**True**" in at.success[0].value
-    assert at.title[0].value == "The attention trick"
+    assert at.title[0].value == "Lesson 2 · The attention trick"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_multi_head_split(no_checkpoints):
 
 def test_no_checkpoint_points_to_the_training_lesson(no_checkpoints):
     at = open_page()
-    assert any("no trained GPT checkpoint" in info.value for info in at.info)
+    assert any("no trained Transformer checkpoint" in info.value for info in at.info)
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     assert links["Go to 3 · Train: bigram vs Transformer"] == "training", links
     with pytest.raises(KeyError):
@@ -161,7 +161,7 @@ def test_no_checkpoint_points_to_the_training_lesson(no_checkpoints):
 
 def test_trained_model_attention(one_checkpoint):
     at = open_page()
-    assert "tiny-gpt" in at.selectbox(key="attn_ckpt").value.name
+    assert "tiny-gpt" in at.selectbox(key="attn_ckpt").value
     spec = plotly_spec(at, "attn_fig_trained")
     weights = z_of(at, "attn_fig_trained")
     assert weights.shape == (8, 8)  # the tiny model's block_size: the prompt keeps its last 8 characters
