@@ -104,9 +104,18 @@ def card_caption(card: ModelCard) -> str:
         parts.append(
             f"trained for {duration(card.train_seconds)}" + (f" in {card.dtype}" if card.dtype else "")
         )
-    parts.append(f"vocabulary of {card.vocab_size} characters, sees the last {card.context_size}")
+    parts.append(f"vocabulary of {card.vocab_size} characters, {context_note(card.context_size)}")
     caption = " · ".join(parts)
     return caption[0].upper() + caption[1:]
+
+
+def context_note(context: int) -> str:
+    """What the model sees while generating: its window slides in jumps of half its context
+    (`tinygpt.sample.window_start`), so past the first `context` characters it sees between half
+    and all of them."""
+    if context == 1:
+        return "sees only the last character"
+    return f"sees up to the last {context} characters (at least {context // 2 + 1} once the text is longer)"
 
 
 def _number(value, kind):

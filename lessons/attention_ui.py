@@ -37,7 +37,7 @@ def trained_attention() -> None:
     if not prompt:
         st.info("Type a prompt to see how the model reads it.", icon=":material/keyboard:")
         return
-    maps = ad.model_attention(picked[1], prompt)
+    maps = ad.model_attention(picked.checkpoint, prompt)
     n_layer, n_head, t = maps.weights.shape[:3]
     left, right = st.columns([3, 2], gap="large")
     layer = right.selectbox("layer", range(n_layer), format_func=lambda i: f"layer {i}", key="attn_layer")

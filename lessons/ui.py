@@ -239,23 +239,32 @@ def load_listed(path: Path) -> Checkpoint | None:
         return None
 
 
-def pick_checkpoint(key: str, model_type: str | None = None, upload: bool = False, where=st):
-    """A checkpoint picker (shipped first; a file upload as the last choice when `upload`).
-    Returns (name, Checkpoint), or None with the reason shown, e.g. when nothing is trained yet."""
-    choices = {str(p): (p, m) for p, m in checkpoint_choices(model_type)}
+class Picked(NamedTuple):
+    name: str  # the file's stem, to title the model
+    checkpoint: Checkpoint
+    key: str  # unique per file version (path and mtime, or the upload's id): a cache key for its results
+
+
+def pick_checkpoint(key: str, model_type: str | None = None, upload: bool = False, where=st) -> Picked | None:
+    """A checkpoint picker: shipped first, a Transformer by default, and a file upload as the last
+    choice when `upload`. Returns the pick, or None with the reason shown (e.g. nothing trained yet)."""
+    listed = checkpoint_choices(model_type)
+    choices = {str(p): (p, m) for p, m in listed}
     labels = {k: checkpoint_label(p, m) for k, (p, m) in choices.items()} | (
         {UPLOAD: "Upload a file…"} if upload else {}
     )
     if not choices:
         kind = "Transformer " if model_type == "gpt" else ""
-        where.info(f"There is no trained {kind}checkpoint yet: train one in a minute in the training lesson.")
+        where.info(f"No trained {kind}checkpoint yet: train one in a minute in the training lesson.")
         link(TRAINING)
         if not upload:
             return None
-    picked = where.selectbox("Checkpoint", list(labels), format_func=labels.get, key=key)
+    first_gpt = next((i for i, (_, m) in enumerate(listed) if m["model_type"] == "gpt"), 0)
+    picked = where.selectbox("Checkpoint", list(labels), first_gpt, format_func=labels.get, key=key)
     if picked != UPLOAD:
-        ckpt = load_listed(choices[picked][0])
-        return None if ckpt is None else (choices[picked][0].stem, ckpt)
+        path = choices[picked][0]
+        ckpt = load_listed(path)
+        return None if ckpt is None else Picked(path.stem, ckpt, f"{path}:{path.stat().st_mtime}")
     file = where.file_uploader("A TinyGPT checkpoint (.safetensors, up to 25 MB)", key=f"{key}_upload")
     if file is None:
         where.caption("Made by the training lesson or by `python -m tinygpt train --out run.safetensors`.")
@@ -264,4 +273,4 @@ def pick_checkpoint(key: str, model_type: str | None = None, upload: bool = Fals
     if isinstance(loaded, str):
         where.error(f"**{file.name}** cannot be used: {loaded}.", icon=":material/error:")
         return None
-    return Path(file.name).stem, loaded
+    return Picked(Path(file.name).stem, loaded, f"upload:{file.file_id}")

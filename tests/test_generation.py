@@ -34,6 +34,7 @@ def test_model_card_reads_the_training_summary(ckpt):
     metrics = dict(gen.card_metrics(card))
     assert metrics["Parameters"] == f"{card.parameters:,}" and metrics["Training steps"] == "30"
     assert "vocabulary of" in gen.card_caption(card) and gen.card_caption(card)[0].isupper()
+    assert "sees up to the last 8 characters (at least 5 once the text is longer)" in gen.card_caption(card)
 
 
 def test_model_card_ignores_malformed_metadata():

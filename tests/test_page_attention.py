@@ -152,7 +152,7 @@ def test_multi_head_split(no_checkpoints):
 
 def test_no_checkpoint_points_to_the_training_lesson(no_checkpoints):
     at = open_page()
-    assert any("no trained Transformer checkpoint" in info.value for info in at.info)
+    assert any("No trained Transformer checkpoint yet" in info.value for info in at.info)
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     assert links["Go to 3 · Train: bigram vs Transformer"] == "training", links
     with pytest.raises(KeyError):

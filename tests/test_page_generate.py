@@ -130,7 +130,7 @@ def test_a_bad_upload_gives_a_clear_message(runs, content, reason):
     at = open_page()
     at.selectbox(key="generate_checkpoint").set_value("upload").run()
     bad = content(runs["gpt"].read_bytes())
-    at.file_uploader(key="generate_upload").set_value(
+    at.file_uploader(key="generate_checkpoint_upload").set_value(
         ("model.safetensors", bad, "application/octet-stream")
     ).run()
     assert not at.exception, at.exception
@@ -142,7 +142,7 @@ def test_a_bad_upload_gives_a_clear_message(runs, content, reason):
 def test_an_uploaded_checkpoint_generates(runs):
     at = open_page()
     at.selectbox(key="generate_checkpoint").set_value("upload").run()
-    at.file_uploader(key="generate_upload").set_value(
+    at.file_uploader(key="generate_checkpoint_upload").set_value(
         ("mine.safetensors", runs["gpt"].read_bytes(), "")
     ).run()
     assert not at.exception and not at.error
