@@ -89,6 +89,7 @@ WIDGET_FIELDS = (
     "batch_size",
     "learning_rate",
     "eval_interval",
+    "eval_iters",
 )
 
 

@@ -1,12 +1,14 @@
-"""The training lesson's (lessons/3_training.py) chart, tables and formatting, with no Streamlit calls,
-so the benchmark (bench/bench_race.py) can time exactly what each live redraw builds. Every number
-comes from `tinygpt.plan` and `tinygpt.jobs`.
+"""The training lesson's (lessons/4_training.py) chart and tables, with no Streamlit calls, so the
+benchmark (bench/bench_race.py) can time exactly what each live redraw builds. Every number comes
+from `course.plan` and `course.runs`.
 
 Built in one `go.Figure(data=..., layout=...)` call: the chart is rebuilt every second while a run
 trains, and each later `add_*`/`update_layout` call would validate the whole figure again.
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,6 +19,7 @@ from tinygpt.models import build_model
 
 NAMES = {"bigram": "Bigram", "gpt": "Transformer"}
 COLORS = {"bigram": "#64748b", "gpt": "#c2410c"}
+INK = "#334155"
 
 
 def parameter_frame(spec: RunSpec) -> pd.DataFrame:
@@ -39,9 +42,10 @@ def batch_curve(trace: ModelTrace, by: str = "step", points: int = 300) -> tuple
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
-def loss_figure(view: RunView, floor: float, by: str = "step") -> go.Figure:
+def loss_figure(view: RunView, floor: float, by: str = "step", vocab_size: int | None = None) -> go.Figure:
     """Per model: the smoothed loss of each batch (thin), train and val loss at each evaluation
-    (dotted, bold), and the best any bigram can do (dashed). x: the step, or seconds (by="time")."""
+    (dotted, bold); the counted bigram's loss (dashed) and, given the vocabulary's size, the loss of
+    uniform guessing, ln(vocab_size) (dotted). x: the step, or seconds (by="time")."""
     key = "step" if by == "step" else "elapsed"
     data = []
     for kind, trace in view.models.items():
@@ -61,6 +65,15 @@ def loss_figure(view: RunView, floor: float, by: str = "step") -> go.Figure:
                     marker=dict(size=5),
                 )
             )
+    levels = [(floor, "dash", f"a bigram counted from the text: {floor:.2f}")]
+    if vocab_size:
+        levels.append(
+            (
+                math.log(vocab_size),
+                "dot",
+                f"guessing uniformly: ln({vocab_size}) = {math.log(vocab_size):.2f}",
+            )
+        )
     layout = go.Layout(
         height=420,
         margin=dict(l=0, r=0, t=10, b=0),
@@ -69,27 +82,21 @@ def loss_figure(view: RunView, floor: float, by: str = "step") -> go.Figure:
         yaxis=dict(title="loss (cross-entropy)"),
         legend=dict(orientation="h", y=-0.18),
         shapes=[
-            dict(
-                type="line",
-                xref="paper",
-                x0=0,
-                x1=1,
-                y0=floor,
-                y1=floor,
-                line=dict(dash="dash", color="#334155"),
-            )
+            dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(dash=dash, color=INK))
+            for y, dash, _ in levels
         ],
         annotations=[
             dict(
                 xref="paper",
                 x=1,
-                y=floor,
+                y=y,
                 yanchor="top",
                 xanchor="right",
                 showarrow=False,
-                text=f"the best any bigram can do: {floor:.2f}",
-                font=dict(color="#334155"),
+                text=text,
+                font=dict(color=INK),
             )
+            for y, _, text in levels
         ],
     )
     return go.Figure(data=data, layout=layout)

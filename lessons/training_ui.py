@@ -1,0 +1,264 @@
+"""Streamlit components of the training lesson (lessons/4_training.py): the settings form, the plan
+shown before starting, the run panel (start, stop, the live chart) and the saved runs. Planning is
+`course.plan`, the background run `course.runs`, the chart and tables `course.figures.training`."""
+
+from functools import partial
+
+import streamlit as st
+
+from course import plan, runs
+from course.figures.training import NAMES, loss_figure, parameter_frame
+from course.text import duration
+from lessons import ui
+from tinygpt.device import best_device, configure_threads, describe_device
+from tinygpt.gpt import PRESETS
+
+REFRESH = 1.0  # seconds between redraws of a running run (bench/bench_race.py measures its cost)
+RUN, OWNED = "train_run_id", "train_owned"
+WHAT = {"race": plan.RACE, "gpt": ("gpt",), "bigram": ("bigram",)}
+WHAT_LABELS = {"race": "Race both", "gpt": "Transformer only", "bigram": "Bigram only"}
+PERSIST = dict(persist_state="session")  # the settings survive a visit to another lesson
+COLUMNS = {
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "share": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
+}
+EVAL_HELP = (
+    "Each evaluation averages the loss over this many random batches of each split: one batch's loss "
+    "jumps around, and the average of many says how good the model really is."
+)
+
+
+@st.cache_resource(show_spinner="Encoding the text…", max_entries=2)
+def training_data(name: str, text: str) -> plan.TrainingData:
+    return plan.TrainingData.from_text(text, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def bigram_floor(name: str, text: str) -> float:
+    return plan.bigram_floor(training_data(name, text))
+
+
+@st.cache_data(show_spinner="Timing a few real training steps on this device…", max_entries=32)
+def step_time(_spec: plan.RunSpec, _data: plan.TrainingData, key: str) -> plan.StepTime:
+    return plan.time_per_step(_spec, _data)
+
+
+def attached_run(registry: runs.RunRegistry) -> runs.Run | None:
+    """The run this session shows: the one it started or chose to watch, or after a reload the one in
+    the URL (a reload keeps the right to stop it)."""
+    st.session_state.setdefault(OWNED, set())
+    run = registry.get(st.session_state.get(RUN))
+    if run is None and (run := registry.get(st.query_params.get("run"))) is not None:
+        st.session_state[OWNED].add(run.id)
+    if run is not None:
+        st.session_state[RUN] = st.query_params["run"] = run.id
+    return run
+
+
+def owns_active(run: runs.Run | None) -> bool:
+    return run is not None and run.id in st.session_state[OWNED] and run.status in runs.ACTIVE
+
+
+def _apply_preset() -> None:
+    for k, v in plan.widget_defaults(st.session_state.train_preset).items():
+        st.session_state[f"train_{k}"] = v
+
+
+def _number(col, label: str, key: str, lo, hi, **kwargs):
+    return col.number_input(label, lo, hi, key=f"train_{key}", **PERSIST, **kwargs)
+
+
+def settings(data: plan.TrainingData) -> tuple[plan.RunSpec | None, list[str]]:
+    """What to train and with which hyperparameters; returns the spec and every problem with it."""
+    for k, v in {**plan.widget_defaults("cpu"), "preset": "cpu", "what": "race"}.items():
+        st.session_state.setdefault(f"train_{k}", v)
+    left, right = st.columns([3, 2])
+    what = left.segmented_control(
+        "What to train", list(WHAT), format_func=WHAT_LABELS.get, key="train_what", required=True, **PERSIST
+    )
+    preset = right.selectbox(
+        "Preset",
+        list(PRESETS),
+        key="train_preset",
+        on_change=_apply_preset,
+        **PERSIST,
+        help="cpu: learns in a minute on 2 cores. lecture: the lecture's 10.8M model, for a GPU.",
+    )
+    with st.expander("Hyperparameters", expanded=True, icon=":material/tune:"):
+        c, off = st.columns(5), what == "bigram"
+        lr_help = f"The Transformer's peak rate. The bigram, a single table, uses {plan.BIGRAM_LR:g}."
+        values = {
+            "n_layer": _number(c[0], "Layers", "n_layer", 1, 48, disabled=off),
+            "n_head": _number(c[1], "Heads", "n_head", 1, 64, disabled=off),
+            "n_embd": _number(c[2], "Embedding size", "n_embd", 1, 4096, disabled=off),
+            "block_size": _number(c[3], "Block size", "block_size", 1, 8192, help="Characters of context."),
+            "dropout": _number(c[4], "Dropout", "dropout", 0.0, 0.9, step=0.05, disabled=off),
+            "batch_size": _number(c[0], "Batch size", "batch_size", 1, 4096),
+            "learning_rate": _number(
+                c[1], "Learning rate", "learning_rate", 1e-5, 1.0, step=1e-4, format="%.4f", help=lr_help
+            ),
+            "eval_interval": _number(c[2], "Evaluate every", "eval_interval", 1, 100_000, help="Steps."),
+            "eval_iters": _number(c[3], "Batches per evaluation", "eval_iters", 1, 1000, help=EVAL_HELP),
+        }
+        budget = c[4].radio(
+            "Stop after", ["seconds", "steps"], key="train_budget", horizontal=True, **PERSIST
+        )
+        if budget == "seconds":
+            values |= {
+                "max_steps": None,
+                "max_seconds": _number(c[4], "Seconds", "max_seconds", 1.0, 86_400.0),
+            }
+        else:
+            values |= {"max_seconds": None, "max_steps": _number(c[4], "Steps", "max_steps", 1, 1_000_000)}
+    try:
+        spec = plan.make_spec(WHAT[what], data.tokenizer.vocab_size, preset, **values)
+        return spec, plan.check_spec(spec, data)
+    except plan.SpecError as e:
+        return None, e.problems
+
+
+def plan_facts(spec: plan.RunSpec | None, problems: list[str], data: plan.TrainingData, busy: bool) -> None:
+    """Before starting: the parameters by component, the device, memory and time per step."""
+    left, right = st.columns([3, 2])
+    configure_threads()  # the threads a run will use, so the description and the timing match it
+    facts = [
+        f"**Device:** {describe_device(best_device())}",
+        f"**Text:** {data.summary['dataset']}, {data.summary['dataset_chars']:,} characters, "
+        f"{data.tokenizer.vocab_size} distinct",
+    ]
+    if problems:
+        reasons = "\n".join(f"- {p}" for p in problems)
+        left.error(f"**These settings can't train yet:**\n\n{reasons}", icon=":material/block:")
+        right.markdown("  \n".join(facts))
+        return
+    table = parameter_frame(spec)
+    left.dataframe(table, hide_index=True, column_config=COLUMNS)
+    totals = table.groupby("model", sort=False)["parameters"].sum()
+    facts += [
+        f"**Parameters:** {' · '.join(f'{k} {v:,}' for k, v in totals.items())}",
+        f"**Memory for a step:** about {plan.estimate_memory(spec) / 2**20:,.0f} MiB",
+    ]
+    if not busy:  # timing steps now would slow the run and measure a busy machine
+        est = step_time(
+            spec, data, f"{spec.models}{spec.gpt}{spec.train.batch_size}"
+        )  # all a step depends on
+        scaled = f" (timed at batch {est.timed_batch}, scaled up)" if est.timed_batch < est.batch_size else ""
+        facts.append(
+            f"**Time per step:** about {est.seconds * 1000:,.0f} ms{scaled}: ~{60 / est.seconds:,.0f} "
+            f"steps a minute, {est.tokens_per_sec:,.0f} characters/s"
+        )
+        if spec.train.max_steps:
+            facts.append(
+                f"**{spec.train.max_steps:,} steps:** about {duration(spec.train.max_steps * est.seconds)}"
+            )
+    right.markdown("  \n".join(facts))
+
+
+def start_stop(registry, run, spec, data, problems) -> None:
+    """Start (this session then owns the run) or stop a run; the server's cap is explained."""
+    left, right = st.columns([1, 4], vertical_alignment="center")
+    if owns_active(run):
+        if left.button(
+            "Stop", icon=":material/stop:", key="train_stop", help="Evaluates and saves what it learned."
+        ):
+            run.stop()
+    elif left.button(
+        "Start training", "train_start", type="primary", icon=":material/play_arrow:", disabled=bool(problems)
+    ):
+        try:
+            run = registry.start(spec, data, ui.USER_DIR)
+            st.session_state[OWNED].add(run.id)
+            st.session_state[RUN] = st.query_params["run"] = run.id
+            st.rerun()
+        except runs.TooManyRuns as e:
+            right.warning(str(e), icon=":material/hourglass_top:")
+    if run is not None and run.id not in st.session_state[OWNED]:
+        right.caption(f"Watching **{run.name}**, started in another browser session.")
+
+
+def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
+    """The run's record as it is now, redrawn every REFRESH seconds while it runs."""
+    active = registry.get(run_id).status in runs.ACTIVE
+
+    @st.fragment(run_every=REFRESH if active else None)
+    def panel() -> None:
+        view = registry.get(run_id).view()
+        total = f" / {view.spec.train.max_steps:,}" if view.spec.train.max_steps else ""
+        st.progress(view.progress, text=f"**{view.name}**: {view.status}, step {view.step:,}{total}")
+        ui.metrics(
+            [
+                ("Steps/s", f"{view.steps_per_sec:.1f}"),
+                ("Characters/s", f"{view.tokens_per_sec:,.0f}"),
+                ("Elapsed", duration(view.elapsed)),
+                ("Time left", duration(view.eta)),
+            ]
+        )
+        by = st.segmented_control("x axis", ["step", "time"], default="step", key="train_x", required=True)
+        ui.plot(loss_figure(view, floor, by, vocab_size), "train_chart")
+        st.caption(
+            f"Thin: each batch's loss, smoothed. Dotted and bold: train and val loss averaged over "
+            f"{view.spec.train.eval_iters} batches at each evaluation. Dashed: a bigram made by counting which "
+            "character follows which in the training text; a trained bigram can only come close to it. "
+            f"Dotted grey: ln({vocab_size}), the loss of a model that guesses every character equally."
+        )
+        samples(view, floor)
+        if view.status == runs.FAILED:
+            st.error(view.error, icon=":material/error:")
+        elif not view.active:
+            saved = ", ".join(f"`{t.checkpoint.rsplit('/', 1)[-1]}`" for t in view.models.values() if t.saved)
+            st.success(f"Saved: {saved}. Sample from it in the generation lesson.", icon=":material/save:")
+        if active and not view.active:
+            st.rerun()  # the whole page, so the buttons and the refresh timer follow
+
+    panel()
+
+
+def samples(view: runs.RunView, floor: float) -> None:
+    """Each model's best val loss against the counted bigram, and its latest sample."""
+    for col, (kind, trace) in zip(st.columns(len(view.models)), view.models.items(), strict=True):
+        best = min((e["val_loss"] for e in trace.evals), default=None)
+        delta = None if best is None else f"{best - floor:+.2f} vs the counted bigram"
+        col.metric(
+            f"{NAMES[kind]}: best val loss",
+            "–" if best is None else f"{best:.3f}",
+            delta,
+            delta_color="inverse",
+        )
+        step, sample = trace.samples[-1] if trace.samples else (0, "A sample appears at each evaluation.")
+        col.caption(f"Sample at step {step:,}:" if step else "")
+        col.code(sample, language=None, wrap_lines=True)
+
+
+def saved_runs(registry, run) -> None:
+    """The learner's saved checkpoints (download, delete) and the other runs on this server (watch)."""
+    busy, saved = registry.busy_paths(), runs.saved_runs(ui.USER_DIR)
+    if not saved:
+        st.caption(
+            "Nothing saved yet. A run saves itself at every evaluation and when it ends; this list updates then."
+        )
+    for path, meta in saved:
+        s, cols = meta["summary"], st.columns([4, 1, 1], vertical_alignment="center")
+        loss = f" · val loss {s['val_loss']:.3f}" if isinstance(s.get("val_loss"), float) else ""
+        cols[0].markdown(f"**{path.stem}** · {meta['model_type']} · {s.get('steps', '?')} steps{loss}")
+        cols[1].download_button(
+            "Download",
+            partial(path.read_bytes),
+            file_name=path.name,
+            on_click="ignore",
+            key=f"train_dl_{path.name}",
+            mime="application/octet-stream",
+            icon=":material/download:",
+        )
+        if cols[2].button(
+            "Delete", key=f"train_del_{path.name}", icon=":material/delete:", disabled=path.resolve() in busy
+        ):
+            runs.delete_saved_run(path, ui.USER_DIR, busy)
+            st.rerun()
+    if others := [r for r in registry.runs() if run is None or r.id != run.id]:
+        with st.expander(f"Runs on this server ({len(others)})", icon=":material/dns:"):
+            for other in others:
+                v, cols = other.view(), st.columns([6, 1], vertical_alignment="center")
+                cols[0].markdown(f"**{v.name}** · {v.status} · step {v.step:,} · {duration(v.elapsed)}")
+                if cols[1].button("Watch", key=f"train_watch_{other.id}"):
+                    st.session_state[RUN] = other.id
+                    st.rerun()
