@@ -58,7 +58,7 @@ def describe(cfg: SampleConfig) -> str:
 def continuation(key: str, ckpt, text: str, cfg: SampleConfig, label: str, clicked: bool, where=st) -> None:
     """A bordered box with the prompt's continuation: streamed when `clicked` (and kept in
     session_state[key]), otherwise the last one redrawn; with its speed and settings below."""
-    box = where.container(border=True)
+    box = where.container(border=True, key=key.replace("_result", "_output"))
     if clicked:
         prompt = gen.read_prompt(ckpt.tokenizer, text)
         stream = gen.TimedStream(ckpt.model, ckpt.tokenizer, prompt.ids, cfg)
