@@ -35,7 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import serve  # noqa: E402
 from course import plan, runs  # noqa: E402
+from lessons.ui import TRAINING, lesson  # noqa: E402
 from tinygpt import corpus  # noqa: E402
 from tinygpt.checkpoint import read_metadata  # noqa: E402
 from tinygpt.device import configure_threads, describe_device  # noqa: E402
@@ -138,7 +140,6 @@ def browser(seconds: float, repeats: int, nice: bool) -> dict:
 
     runs = Path(tempfile.mkdtemp(prefix="bench-runs-"))
     os.environ["TINYGPT_RUNS_DIR"] = str(runs)
-    server, url = _serve()
     results = {
         "closed": [],
         "open": [],
@@ -147,7 +148,7 @@ def browser(seconds: float, repeats: int, nice: bool) -> dict:
         "serving_cpu": {"closed": [], "open": []},
     }
     try:
-        with sync_playwright() as p:
+        with serve.streamlit_server() as (url, server), sync_playwright() as p:
             for _ in range(repeats):
                 for mode in ("closed", "open"):
                     tps, refreshes, serving, rendering = _browser_run(
@@ -159,7 +160,6 @@ def browser(seconds: float, repeats: int, nice: bool) -> dict:
                         results["refreshes"].append(refreshes)
                         results["browser_cpu"].append(rendering)
     finally:
-        server.terminate()
         shutil.rmtree(runs, ignore_errors=True)
     a, b = statistics.median(results["closed"]), statistics.median(results["open"])
     return {
@@ -213,43 +213,6 @@ def _browser_cpu(server_pid: int) -> float:
     return sum(_process_cpu(pid) for pid in _browser_pids(server_pid))
 
 
-def _serve():
-    import socket
-    import subprocess
-
-    import requests
-
-    with socket.socket() as s:  # a free port (tests/conftest.py is not imported: it resets the environment)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise RuntimeError("streamlit did not start")
-
-
 def _browser_run(p, url, runs: Path, seconds: float, keep_open: bool, nice: bool, server_pid: int):
     """One race started from the page: tokens/s, the page's refreshes/s, and CPU seconds per second
     used by the server outside training and by the browser."""
@@ -259,7 +222,7 @@ def _browser_run(p, url, runs: Path, seconds: float, keep_open: bool, nice: bool
     sent = []  # messages from the browser: each fragment refresh asks the server for a rerun
     page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(1)))
     page.goto(url)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="3 · Train: bigram vs Transformer").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=lesson(TRAINING).title).click()
     page.locator(".st-key-train_max_seconds input").fill(str(seconds))
     page.locator(".st-key-train_max_seconds input").press("Enter")
     page.get_by_role("button", name="Start training").click()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# how the lessons name each model type
+MODEL_NAMES = {"bigram": "Bigram", "gpt": "Transformer"}
+
 # characters that print as nothing (or as a line break), as every table and chart labels them
 _LABELS = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from course import generation as gen
 from course.figures import generate as figures
-from course.text import char_label, visible
+from course.text import MODEL_NAMES, char_label, visible
 from lessons import ui
 from tinygpt.sample import SampleConfig
 
@@ -82,7 +82,7 @@ def continuation(key: str, ckpt, text: str, cfg: SampleConfig, label: str, click
 
 def compare(text: str, cfg: SampleConfig) -> None:
     """The same prompt, seed and settings through a bigram and a Transformer, side by side."""
-    kinds = {"bigram": "Bigram", "gpt": "Transformer"}
+    kinds = MODEL_NAMES
     options = {kind: ui.checkpoint_choices(kind) for kind in kinds}
     if not all(options.values()):
         st.info(

@@ -7,7 +7,8 @@ from functools import partial
 import streamlit as st
 
 from course import plan, runs
-from course.figures.training import NAMES, loss_figure, parameter_frame
+from course.figures.training import loss_figure, parameter_frame
+from course.text import MODEL_NAMES as NAMES
 from course.text import duration
 from lessons import ui
 from tinygpt.device import best_device, configure_threads, describe_device

@@ -12,16 +12,13 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
+
+from bench import serve
 
 # Before anything loads torch: the tests share 2 cores with a Streamlit server and chromium, and
 # OpenMP threads that spin while they wait collapse there (one test: 67 s spinning, 4 s passive).
@@ -147,60 +144,12 @@ def decode_array(value):
 # ---- a real `streamlit run` for browser tests ----------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def streamlit_server():
-    """Base URL of `streamlit run app.py` started headless on a free loopback port."""
-    port = free_port()
-    log = open(_TMP / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(proc, url)
+    """Base URL of `streamlit run app.py` started headless on a free loopback port (its log in the
+    temporary folder)."""
+    with open(_TMP / "streamlit.log", "w") as log, serve.streamlit_server(log) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _wait_healthy(proc, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {_TMP / 'streamlit.log'}")
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("streamlit did not become healthy in time")
 
 
 CHROMIUM = "/usr/bin/chromium"

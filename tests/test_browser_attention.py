@@ -8,6 +8,8 @@ import pytest
 from conftest import assert_no_streamlit_exception, screenshot
 from playwright.sync_api import expect
 
+from lessons.ui import lesson
+
 pytestmark = pytest.mark.browser
 
 # app.py's material-icon favicon is fetched from Google's font server, which offline machines can't reach.
@@ -21,7 +23,7 @@ def test_attention_page_in_browser(streamlit_server, page, console_errors, runs_
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(streamlit_server)
     nav = page.get_by_test_id("stSidebarNavItems")  # the home page links to the lessons too
-    nav.get_by_role("link", name="2 · The attention trick").click()
+    nav.get_by_role("link", name=lesson("lessons/2_attention.py").title).click()
     expect(page.get_by_role("heading", name="The attention trick")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("x: 8 steps × 8 channels")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("layer 0, head 0: row t attends to column s")).to_be_attached(timeout=30_000)

@@ -8,6 +8,8 @@ import pytest
 from conftest import assert_no_streamlit_exception, screenshot
 from playwright.sync_api import expect
 
+from lessons.ui import lesson
+
 pytestmark = pytest.mark.browser
 
 
@@ -17,8 +19,9 @@ def open_generate(page, url) -> list[str]:
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.set_viewport_size({"width": 1400, "height": 1500})
     page.goto(url)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="4 · Generate").click()
-    expect(page.get_by_role("heading", name="4 · Generate")).to_be_visible(timeout=60_000)
+    title = lesson("lessons/6_generate.py").title
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
     return failed
 
 

@@ -6,6 +6,7 @@ from conftest import assert_no_streamlit_exception, screenshot
 from playwright.sync_api import expect
 
 from course import runs
+from lessons.ui import TRAINING, lesson
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +25,9 @@ COUNT_VAL_POINTS = VAL_POINTS.replace("return true", "return trace.x.length").re
 def test_a_race_updates_live_stops_and_is_saved(streamlit_server, page, console_errors, runs_dir):
     page.set_viewport_size({"width": 1400, "height": 2300})
     page.goto(streamlit_server)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="3 · Train: bigram vs Transformer").click()
-    expect(page.get_by_role("heading", name="3 · Train: bigram vs Transformer")).to_be_visible(timeout=60_000)
+    title = lesson(TRAINING).title
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Time per step:")).to_be_visible(timeout=120_000)
     expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
     screenshot(page, "training-before-start")

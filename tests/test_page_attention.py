@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from conftest import app_test, decode_array, plotly_spec
 
+from lessons.ui import TRAINING, lesson
+
 PAGE = "lessons/2_attention.py"
 
 
@@ -154,7 +156,7 @@ def test_no_checkpoint_points_to_the_training_lesson(no_checkpoints):
     at = open_page()
     assert any("No trained Transformer checkpoint yet" in info.value for info in at.info)
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
-    assert links["Go to 3 · Train: bigram vs Transformer"] == "training", links
+    assert links[f"Go to {lesson(TRAINING).title}"] == "training", links
     with pytest.raises(KeyError):
         plotly_spec(at, "attn_fig_trained")
 

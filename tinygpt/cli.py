@@ -21,7 +21,7 @@ from .corpus import DatasetError, load_shakespeare, sha256_hex
 from .data import CharTokenizer, TokenizerError, encode_text, split_data
 from .device import resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS
-from .models import build_model, count_parameters, make_config
+from .models import MODEL_TYPES, build_model, count_parameters, make_config
 from .sample import SampleConfig, encode_prompt, generate
 from .train import (
     CheckpointEvent,
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a bigram or GPT on a text and save a checkpoint")
-    p.add_argument("--model", choices=("gpt", "bigram"), default="gpt")
+    p.add_argument("--model", choices=MODEL_TYPES, default="gpt")
     p.add_argument("--preset", choices=tuple(PRESETS), default="cpu", help="GPT size preset")
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare, downloaded once)")
     p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")

@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 
 from course.plan import RunSpec, parameter_table
 from course.runs import ModelTrace, RunView
+from course.text import MODEL_NAMES as NAMES
 from tinygpt.models import build_model
 
-NAMES = {"bigram": "Bigram", "gpt": "Transformer"}
 COLORS = {"bigram": "#64748b", "gpt": "#c2410c"}
 INK = "#334155"
 
