@@ -170,6 +170,7 @@ def fine_tune(
 
 
 def answer(model, ckpt: Checkpoint, question: str, seed: int = 1, max_new_tokens: int = 100) -> str:
-    """The model's continuation of "QUESTION: ...\\nANSWER:" (sampled under `seed`)."""
+    """ "QUESTION: ...\\nANSWER:" and the model's continuation of it (sampled under `seed`)."""
     cfg = SampleConfig(max_new_tokens=max_new_tokens, seed=seed)
-    return generate_text(model, ckpt.tokenizer, question_prompt(question), cfg)
+    prompt = question_prompt(question)
+    return prompt + generate_text(model, ckpt.tokenizer, prompt, cfg)

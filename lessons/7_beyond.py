@@ -65,14 +65,12 @@ if picked is not None:
     question = st.text_input("Ask a question", "What is a king?", max_chars=120, key="beyond_question")
     before, after = st.columns(2)
     before.markdown("**Pre-trained** (as shipped)")
-    before.code(beyond.question_prompt(question) + pretrained_answer(name, ckpt, question), language=None)
+    before.code(pretrained_answer(name, ckpt, question), language=None, wrap_lines=True)
     after.markdown("**Fine-tuned copy**")
     if tuned is None:
         after.caption("Press **Fine-tune a copy** to train one (about 10 s for 30 steps on a 2-core CPU).")
     else:
-        after.code(
-            beyond.question_prompt(question) + beyond.answer(tuned.model, ckpt, question), language=None
-        )
+        after.code(beyond.answer(tuned.model, ckpt, question), language=None, wrap_lines=True)
         ui.plot(figures.fine_tune_figure(tuned.losses), "beyond_ft_loss")
         if tuned.unknown:
             st.warning(f"Not in the vocabulary, replaced: {', '.join(map(repr, tuned.unknown))}.")

@@ -74,7 +74,8 @@ def test_fine_tune_trains_a_copy(tiny):
     assert not torch.equal(tuned.model.lm_head.weight, tiny.model.lm_head.weight)
     assert not tuned.model.training
     text = beyond.answer(tuned.model, tiny, "Who art thou?", max_new_tokens=20)
-    assert len(text) == 20
+    prompt = beyond.question_prompt("Who art thou?")
+    assert text.startswith(prompt) and len(text) == len(prompt) + 20
 
 
 def test_fine_tune_reports_unknown_characters_and_refuses_empty_text(tiny):
