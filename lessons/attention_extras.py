@@ -16,16 +16,24 @@ from tinygpt.gpt import CausalSelfAttention
 DECODER, ENCODER = "decoder (causal mask)", "encoder (no mask)"
 
 
-def attention_extras(x: torch.Tensor, seed: int, head_size: int = 16) -> None:
-    """Three sections on the toy input x (T, C), with one untrained head of `head_size` from `seed`."""
+def attention_extras(x: torch.Tensor, seed: int, head_size: int = 16, start: int | None = None) -> None:
+    """Three sections on the toy input x (T, C), with one untrained head of `head_size` from `seed`;
+    their headers are numbered from `start` ("5 · ...") when the page numbers its sections."""
     head = ad.random_head(x.size(1), head_size, seed)
-    graph_section(x, head, seed)
-    cross_section(x, head, seed)
-    batch_section(x, seed)
+    titles = [
+        "Attention is a directed graph",
+        "Self-attention and cross-attention",
+        "Batch rows never talk to each other",
+    ]
+    if start is not None:
+        titles = [f"{start + i} · {t}" for i, t in enumerate(titles)]
+    graph_section(x, head, seed, titles[0])
+    cross_section(x, head, seed, titles[1])
+    batch_section(x, seed, titles[2])
 
 
-def graph_section(x: torch.Tensor, head: ad.HeadWeights, seed: int) -> None:
-    st.header("Attention is a directed graph")
+def graph_section(x: torch.Tensor, head: ad.HeadWeights, seed: int, title: str) -> None:
+    st.header(title)
     st.markdown(
         "Think of the positions as **nodes**. Each one sends its value along edges; what arrives at a node "
         "is summed with the attention weights. The **mask decides which edges exist**, the **softmax how "
@@ -58,8 +66,8 @@ def graph_section(x: torch.Tensor, head: ad.HeadWeights, seed: int) -> None:
     ui.show_source(ag.attention_graph, ag.shuffle_check)
 
 
-def cross_section(x: torch.Tensor, head: ad.HeadWeights, seed: int) -> None:
-    st.header("Self-attention and cross-attention")
+def cross_section(x: torch.Tensor, head: ad.HeadWeights, seed: int, title: str) -> None:
+    st.header(title)
     st.markdown(
         "*Self*-attention takes queries, keys and values from the same x. In **cross-attention** the queries "
         "still come from x, but the keys and values come from **another sequence** — in the original "
@@ -88,8 +96,8 @@ def cross_section(x: torch.Tensor, head: ad.HeadWeights, seed: int) -> None:
     ui.show_source(ag.cross_attention)
 
 
-def batch_section(x: torch.Tensor, seed: int) -> None:
-    st.header("Batch rows never talk to each other")
+def batch_section(x: torch.Tensor, seed: int, title: str) -> None:
+    st.header(title)
     st.markdown(
         "Training feeds B sequences at once, but each is processed **on its own**: every matrix multiply "
         "in the model carries B along as a batch dimension. Below, the GPT's own `CausalSelfAttention` "

@@ -1,11 +1,14 @@
 """The lecture's notes on attention (course/attention_graph.py): the graph drawn from the mask and
 the weights, encoder vs decoder, attention over a set, cross-attention, and batch rows that never talk.
-Each against a result known without running the code under test."""
+Each against a result known without running the code under test; and the section that shows them
+(lessons/attention_extras.py) under AppTest, called as lesson 2 calls it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import plotly_spec
+from streamlit.testing.v1 import AppTest
 from torch.nn import functional as F
 
 from course import attention as ad
@@ -119,3 +122,32 @@ def test_graph_figure_draws_every_edge_once(x, head):
     assert grey + len(orange) == len(graph.edges) and len(orange) == 6  # position 5 reads 0..5
     weights = next(tr for tr in fig.data if tr.mode == "text")
     assert len(weights.text) == 6
+
+
+# ---- the section under AppTest -----------------------------------------------------------------
+
+
+def _attention_script():
+    from course import attention as ad
+    from lessons.attention_extras import attention_extras
+
+    attention_extras(ad.toy_input(8, 8, 42), 42, start=5)
+
+
+def test_attention_extras():
+    at = AppTest.from_function(_attention_script, default_timeout=60).run()
+    assert not at.exception
+    assert [h.value for h in at.header][0] == "5 · Attention is a directed graph"
+    assert "**True**" in at.caption[0].value  # the last row is the same with and without the mask
+    assert plotly_spec(at, "attn_graph_fig")["layout"]["title"]["text"].startswith("36 edges")
+    at.button_group(key="attn_graph_mode").set_value("encoder (no mask)").run()
+    assert plotly_spec(at, "attn_graph_fig")["layout"]["title"]["text"].startswith("64 edges")
+    at.slider(key="attn_cross_len").set_value(3).run()
+    assert "(8, 16)" in at.caption[1].value and "**True**" in at.caption[1].value
+    assert plotly_spec(at, "attn_cross_fig")["layout"]["title"]["text"].startswith("context sends (3")
+    at.slider(key="attn_batch_B").set_value(6).run()
+    at.slider(key="attn_batch_row").set_value(5).run()
+    bars = plotly_spec(at, "attn_batch_fig")["data"][0]["text"]
+    assert bars[:5] == ["0 exactly"] * 5 and bars[5] != "0 exactly"
+    assert "bit for bit the same**: True" in at.caption[2].value
+    assert not at.exception

@@ -1,6 +1,5 @@
-"""The BPE section's numbers (course/subwords.py) and its components under AppTest: the section
-(lessons/bpe_section.py) and the attention notes (lessons/attention_extras.py), each run by a small
-script that calls it as the lessons do."""
+"""The BPE section's numbers (course/subwords.py), and the section itself (lessons/bpe_section.py)
+under AppTest, run by a small script that calls it as lesson 1 does."""
 
 from __future__ import annotations
 
@@ -97,28 +96,3 @@ def test_bpe_section_on_a_text_too_short_to_merge():
     at = AppTest.from_function(_short_text_script, default_timeout=60).run()
     assert not at.exception
     assert "too short" in at.info[0].value and not at.slider
-
-
-def _attention_script():
-    from course import attention as ad
-    from lessons.attention_extras import attention_extras
-
-    attention_extras(ad.toy_input(8, 8, 42), 42)
-
-
-def test_attention_extras():
-    at = AppTest.from_function(_attention_script, default_timeout=60).run()
-    assert not at.exception
-    assert "**True**" in at.caption[0].value  # the last row is the same with and without the mask
-    assert plotly_spec(at, "attn_graph_fig")["layout"]["title"]["text"].startswith("36 edges")
-    at.button_group(key="attn_graph_mode").set_value("encoder (no mask)").run()
-    assert plotly_spec(at, "attn_graph_fig")["layout"]["title"]["text"].startswith("64 edges")
-    at.slider(key="attn_cross_len").set_value(3).run()
-    assert "(8, 16)" in at.caption[1].value and "**True**" in at.caption[1].value
-    assert plotly_spec(at, "attn_cross_fig")["layout"]["title"]["text"].startswith("context sends (3")
-    at.slider(key="attn_batch_B").set_value(6).run()
-    at.slider(key="attn_batch_row").set_value(5).run()
-    bars = plotly_spec(at, "attn_batch_fig")["data"][0]["text"]
-    assert bars[:5] == ["0 exactly"] * 5 and bars[5] != "0 exactly"
-    assert "bit for bit the same**: True" in at.caption[2].value
-    assert not at.exception
