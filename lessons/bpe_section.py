@@ -39,8 +39,8 @@ def bpe_section(text: str) -> None:
     now = subwords.trade_off(training, n)
     ui.metrics(
         [
-            ("vocabulary size", f"{now.vocab_size:,}"),
-            ("the text, in tokens", f"{now.n_tokens:,}"),
+            ("BPE vocabulary", f"{now.vocab_size:,} tokens"),
+            ("the text, in BPE tokens", f"{now.n_tokens:,}"),
             ("characters per token", f"{now.chars_per_token:.2f}"),
             (f"a {subwords.BLOCK_SIZE}-token context holds", f"~{now.context_chars:,.0f} chars"),
         ]

@@ -74,10 +74,10 @@ def test_bpe_section(text):
     assert not at.exception
     values = lambda: [m.value for m in at.metric]  # noqa: E731
     tok, counts = train_bpe(text, 500)
-    assert values()[:2] == ["756", f"{len(text.encode()) - sum(counts):,}"]
+    assert values()[:2] == ["756 tokens", f"{len(text.encode()) - sum(counts):,}"]
     assert "True" in at.caption[-1].value  # the round trip
     at.slider(key="bpe_merges").set_value(0).run()
-    assert values()[:3] == ["256", f"{len(text):,}", "1.00"]
+    assert values()[:3] == ["256 tokens", f"{len(text):,}", "1.00"]
     assert plotly_spec(at, "bpe_length")["data"][2]["x"] == [256]
     at.text_input(key="bpe_sentence").set_value("naïve ж 🙂").run()
     assert not at.exception
