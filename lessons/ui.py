@@ -37,6 +37,7 @@ LESSONS = [
     Lesson("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
     Lesson("lessons/4_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
     Lesson("lessons/6_generate.py", "4 · Generate", ":material/edit_note:"),
+    Lesson("lessons/7_beyond.py", "7 · From TinyGPT to ChatGPT", ":material/rocket_launch:"),
 ]
 TRAINING = "lessons/4_training.py"
 

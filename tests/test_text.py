@@ -19,3 +19,15 @@ def test_durations_read_naturally():
 
 def test_large_counts_fit_a_narrow_column():
     assert [compact(n) for n in (4_225, 18_000, 3_214_080)] == ["4,225", "18.0K", "3.21M"]
+
+
+def test_very_long_durations_and_counts():
+    day = 86_400
+    assert [duration(s) for s in (30 * 3600, 3.5 * day, 4 * 365.25 * day)] == [
+        "30 h 00 min",
+        "3.5 days",
+        "4 years",
+    ]
+    assert duration(2.3e12) == "73,000 years"
+    assert [compact(n) for n in (1_500_000_000, 175_000_000_000, 300 * 10**9)] == ["1.5B", "175B", "300B"]
+    assert compact(3 * 10**12) == "3T"
