@@ -5,8 +5,8 @@ from __future__ import annotations
 # how the lessons name each model type
 MODEL_NAMES = {"bigram": "Bigram", "gpt": "Transformer"}
 
-# characters that print as nothing (or as a line break), as every table and chart labels them
 DAY, YEAR = 86_400, 365.25 * 86_400
+# characters that print as nothing (or as a line break), as every table and chart labels them
 _LABELS = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
 

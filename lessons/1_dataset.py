@@ -9,6 +9,7 @@ from course import dataset
 from course.figures import dataset as figures
 from course.text import char_label
 from lessons import ui
+from lessons.bpe_section import bpe_section
 from tinygpt.data import CharTokenizer, encode_text, get_batch, split_data
 
 PAGE, EXCERPT = "lessons/1_dataset.py", 1000
@@ -95,12 +96,13 @@ show_stats(text)
 st.header("Characters to integers")
 st.markdown(
     "Our tokenizer is the simplest one there is: each distinct character gets an id. `stoi` maps a character "
-    "to its id and `itos` back. GPT-2 uses ~50,000 sub-word tokens instead; the idea is the same."
+    "to its id and `itos` back. GPT-2 uses ~50,000 sub-word tokens instead: byte-pair encoding, built below on this same text."
 )
 vocab, data = ui.encoded(text)
 tokenizer = CharTokenizer(vocab)
 show_playground(tokenizer)
 ui.show_source(CharTokenizer, encode_text)
+bpe_section(text)
 
 st.header("Train and validation split")
 st.markdown(

@@ -8,6 +8,7 @@ import streamlit as st
 from course import attention as ad
 from course.figures import attention as figures
 from lessons import ui
+from lessons.attention_extras import attention_extras
 from lessons.attention_ui import heatmap, score_variance, trained_attention
 
 PAGE = "lessons/2_attention.py"
@@ -135,6 +136,8 @@ with right:
     )
     ui.show_source(ad.multi_head_attention)
 
-st.header("5 · Attention inside a trained GPT")
+attention_extras(x, seed, head_size, start=5)
+
+st.header("8 · Attention inside a trained GPT")
 trained_attention()
 ui.next_lesson(PAGE)

@@ -60,7 +60,7 @@ st.markdown(
 )
 picked = ui.pick_checkpoint("beyond_ckpt", model_type="gpt")
 if picked is not None:
-    name, ckpt = picked
+    name, ckpt = picked.key, picked.checkpoint  # the key tells file versions apart
     tuned = fine_tune_panel(name, ckpt)
     question = st.text_input("Ask a question", "What is a king?", max_chars=120, key="beyond_question")
     before, after = st.columns(2)

@@ -82,7 +82,7 @@ def test_fine_tune_a_copy():
 
 def test_without_checkpoints(no_checkpoints, tiny_checkpoint):
     at = open_page()
-    assert "no trained Transformer checkpoint" in at.info[0].value
+    assert "No trained Transformer checkpoint yet" in at.info[0].value
     assert at.dataframe[0].value["model"].tolist() == ["The lecture's GPT", "GPT-3"]
     shutil.copy(tiny_checkpoint, no_checkpoints / "tiny-gpt.safetensors")
     at.run()
