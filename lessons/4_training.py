@@ -14,7 +14,7 @@ PAGE = "lessons/4_training.py"
 ui.header(
     PAGE,
     "Two models learn the same text from the same batches. The **bigram** predicts the next character from "
-    "the current one alone, so no amount of training takes it below a floor. The **Transformer** attends to "
+    "the current one alone, so its loss levels off near a floor. The **Transformer** attends to "
     "the whole block of characters before it: watch its validation loss cross that floor, and its samples "
     "turn from gibberish into something that looks like a play.",
 )
