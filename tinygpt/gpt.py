@@ -138,12 +138,20 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(t_k - t_q)
 
 
+def attention_scores(q, k, scale: float) -> torch.Tensor:
+    """How well each query matches each key, q·kᵀ·scale, before the mask: (B, nh, Tq, Tk)."""
+    return (q @ k.transpose(-2, -1)) * scale  # (B, nh, Tq, hs) x (B, nh, hs, Tk) -> (B, nh, Tq, Tk)
+
+
+def mask_future(att: torch.Tensor) -> torch.Tensor:
+    """Scores (..., Tq, Tk) with -inf wherever a query would read a later key."""
+    t_q, t_k = att.shape[-2:]
+    return att.masked_fill(~causal_mask(t_q, t_k, att.device), float("-inf"))
+
+
 def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
     """softmax(q·kᵀ·scale + causal mask)·v, written out; returns (output, weights)."""
-    t_q, t_k = q.size(-2), k.size(-2)
-    att = (q @ k.transpose(-2, -1)) * scale  # (B, nh, Tq, hs) x (B, nh, hs, Tk) -> (B, nh, Tq, Tk)
-    att = att.masked_fill(~causal_mask(t_q, t_k, q.device), float("-inf"))
-    att = F.softmax(att, dim=-1)
+    att = F.softmax(mask_future(attention_scores(q, k, scale)), dim=-1)
     out = F.dropout(att, dropout_p) @ v  # (B, nh, Tq, Tk) x (B, nh, Tk, hs) -> (B, nh, Tq, hs)
     return out, att
 
