@@ -1,0 +1,404 @@
+"""One traced forward pass of a trained GPT, and what the "inside the model" lesson shows from it.
+
+`trace(model, idx)` runs the model's own `forward` once with hooks on its modules and keeps what
+each stage received or returned: embeddings, every block's LayerNorms, queries, keys, attention
+weights, heads, MLP hidden units and residual stream, the final LayerNorm and the logits. No stage is
+computed a second time here; the attention scores before the mask come from `tinygpt.gpt`'s own
+`attention_scores`. The rest are views for the page: embeddings in 2-D, the logit lens, dropout.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from course.generation import read_prompt
+from course.text import char_label
+from tinygpt.gpt import GPT, attention_scores
+from tinygpt.sample import next_token_probs
+
+KINDS = ("vowel", "consonant", "upper case", "digit", "punctuation", "space/newline")
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """What one block saw, for one sequence (no batch dimension). None where the config removed the piece."""
+
+    resid_in: torch.Tensor  # (T, C) the residual stream entering the block
+    ln_1: torch.Tensor  # (T, C) after the first LayerNorm (the input again when LayerNorm is off)
+    q: torch.Tensor  # (nh, T, hs) queries
+    k: torch.Tensor  # (nh, T, hs) keys
+    scale: float  # what q·kᵀ is multiplied by: 1/sqrt(head_size), or 1 when the config turns scaling off
+    scores: torch.Tensor  # (nh, T, T) q·kᵀ·scale, before the mask
+    weights: torch.Tensor  # (nh, T, T) after the mask and softmax: the model's own attention weights
+    heads: torch.Tensor  # (T, C) the heads' outputs side by side, before the projection
+    attn_out: torch.Tensor  # (T, C) after the projection (and dropout)
+    resid_mid: torch.Tensor  # (T, C) the stream after attention's residual add
+    ln_2: torch.Tensor | None  # (T, C) after the second LayerNorm
+    hidden: torch.Tensor | None  # (T, mlp_ratio * C) the MLP's hidden units, after the activation
+    mlp_out: torch.Tensor | None  # (T, C) the MLP's output
+    resid_out: torch.Tensor  # (T, C) the stream leaving the block
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One forward pass of one sequence, stage by stage. `logits` is what `model(idx)` returned."""
+
+    ids: tuple[int, ...]
+    tok_emb: torch.Tensor  # (T, C) wte(idx)
+    pos_emb: torch.Tensor | None  # (T, C) wpe(0..T-1); None without position embeddings
+    x0: torch.Tensor  # (T, C) the embeddings after dropout: the stream entering block 0
+    layers: tuple[LayerTrace, ...]
+    ln_f: torch.Tensor  # (T, C) after the final LayerNorm
+    logits: torch.Tensor  # (T, vocab_size)
+    lens: torch.Tensor  # (n_layer + 1, T, vocab_size): the stream after the embedding and each block, decoded
+
+    @property
+    def streams(self) -> list[torch.Tensor]:
+        """The residual stream at each point it changes: embedding, then per block after attention
+        and after the MLP. Each (T, C)."""
+        out = [self.x0]
+        for layer in self.layers:
+            out += [layer.resid_mid] + ([layer.resid_out] if layer.hidden is not None else [])
+        return out
+
+
+class _Recorder:
+    """Hooks that keep what modules received or returned. They act only on the thread that made
+    them: a cached model is shared with other sessions, which may run it at the same moment."""
+
+    def __init__(self):
+        self.seen: dict[str, torch.Tensor] = {}
+        self.handles = []
+        self.thread = threading.get_ident()
+
+    def _mine(self) -> bool:
+        return threading.get_ident() == self.thread
+
+    def output(self, module: nn.Module | None, name: str, index: int | None = None) -> None:
+        def hook(_, args, out):
+            if self._mine():
+                self.seen[name] = (out if index is None else out[index]).detach()
+
+        if module is not None:
+            self.handles.append(module.register_forward_hook(hook))
+
+    def input(self, module: nn.Module | None, name: str) -> None:
+        def hook(_, args):
+            if self._mine():
+                self.seen[name] = args[0].detach()
+
+        if module is not None:
+            self.handles.append(module.register_forward_pre_hook(hook))
+
+    def need_weights(self, attn: nn.Module) -> None:
+        """Turn on the attention's own `need_weights` flag: the explicit path, which returns its weights."""
+
+        def hook(_, args, kwargs):
+            if not self._mine():
+                return None
+            if len(args) >= 3:
+                return (*args[:2], True, *args[3:]), kwargs
+            return args, {**kwargs, "need_weights": True}
+
+        self.handles.append(attn.register_forward_pre_hook(hook, with_kwargs=True))
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def _watch(model: GPT, rec: _Recorder) -> None:
+    t = model.transformer
+    rec.output(t.wte, "tok_emb")
+    rec.output(t["wpe"] if "wpe" in t else None, "pos_emb")
+    rec.output(t.drop, "x0")
+    for i, block in enumerate(t.h):
+        rec.input(block, f"{i}.resid_in")
+        rec.output(block, f"{i}.resid_out", index=0)
+        rec.output(block.ln_1, f"{i}.ln_1")
+        rec.need_weights(block.attn)
+        rec.output(block.attn.c_attn, f"{i}.qkv")
+        rec.output(block.attn, f"{i}.weights", index=1)
+        rec.input(block.attn.c_proj, f"{i}.heads")
+        rec.output(block.attn, f"{i}.attn_out", index=0)
+        rec.input(block.ln_2, f"{i}.resid_mid")
+        rec.output(block.ln_2, f"{i}.ln_2")
+        if block.mlp is not None:
+            rec.output(block.mlp.act, f"{i}.hidden")
+            rec.output(block.mlp, f"{i}.mlp_out")
+    rec.output(t.ln_f, "ln_f")
+
+
+def _layer(model: GPT, seen: dict, i: int) -> LayerTrace:
+    attn, get = model.transformer.h[i].attn, lambda name: seen.get(f"{i}.{name}")
+    T, C = get("qkv").shape[1:3]
+    C //= 3
+    # q, k as CausalSelfAttention.forward splits them: (1, T, 3C) -> 2 x (nh, T, hs)
+    q, k = (t.view(T, attn.n_head, C // attn.n_head).transpose(0, 1) for t in get("qkv")[0].split(C, -1)[:2])
+    first = lambda name: None if get(name) is None else get(name)[0]  # noqa: E731
+    resid_out = get("resid_out")[0]
+    return LayerTrace(
+        resid_in=get("resid_in")[0],
+        ln_1=get("ln_1")[0],
+        q=q,
+        k=k,
+        scale=attn.scale,
+        scores=attention_scores(q, k, attn.scale),  # (nh, T, T)
+        weights=get("weights")[0],
+        heads=get("heads")[0],
+        attn_out=get("attn_out")[0],
+        resid_mid=resid_out if get("resid_mid") is None else get("resid_mid")[0],
+        ln_2=first("ln_2"),
+        hidden=first("hidden"),
+        mlp_out=first("mlp_out"),
+        resid_out=resid_out,
+    )
+
+
+@torch.no_grad()
+def trace(model: GPT, idx: torch.Tensor) -> Trace:
+    """Run `model(idx)` for one sequence idx (1, T) and keep every stage (see `Trace`)."""
+    if idx.dim() != 2 or idx.size(0) != 1:
+        raise ValueError(f"trace one sequence at a time: idx must be (1, T), got {tuple(idx.shape)}")
+    rec = _Recorder()
+    try:
+        _watch(model, rec)
+        logits, _ = model(idx)
+    finally:
+        rec.remove()
+    seen = rec.seen
+    layers = tuple(_layer(model, seen, i) for i in range(len(model.transformer.h)))
+    return Trace(
+        ids=tuple(idx[0].tolist()),
+        tok_emb=seen["tok_emb"][0],
+        pos_emb=seen.get("pos_emb"),
+        x0=seen["x0"][0],
+        layers=layers,
+        ln_f=seen["ln_f"][0],
+        logits=logits[0],
+        lens=logit_lens(model, [seen["x0"]] + [seen[f"{i}.resid_out"] for i in range(len(layers))]),
+    )
+
+
+def logit_lens(model: GPT, streams: list[torch.Tensor]) -> torch.Tensor:
+    """Each residual stream (1, T, C) read the way the model reads its last one: final LayerNorm,
+    then the LM head. Returns (len(streams), T, vocab_size) logits."""
+    t = model.transformer
+    return torch.stack([model.lm_head(t.ln_f(x))[0] for x in streams])
+
+
+# ---- the prompt --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Traced:
+    """A prompt as the model read it, and its trace."""
+
+    text: str  # what the ids decode to
+    unknown: tuple[str, ...]  # characters outside the vocabulary (replaced)
+    replacement: str
+    cropped: int  # characters left out at the start (the model reads at most block_size)
+    trace: Trace
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(f"{i}:{char_label(ch)}" for i, ch in enumerate(self.text))
+
+    @property
+    def notes(self) -> list[str]:
+        """What the page should tell the reader about how the prompt was read."""
+        notes = []
+        if self.unknown:
+            shown = ", ".join(repr(ch) for ch in self.unknown[:20]) + (" …" if len(self.unknown) > 20 else "")
+            notes.append(
+                f"Not in this model's vocabulary: {shown}. It reads {self.replacement!r} in their place."
+            )
+        if self.cropped:
+            notes.append(
+                f"The model reads at most {len(self.text)} characters: the first {self.cropped} were left out."
+            )
+        return notes
+
+
+def trace_prompt(model: GPT, tokenizer, prompt: str) -> Traced:
+    """Trace `prompt` (unknown characters replaced, an empty one read as a newline, a long one cut
+    to its last block_size characters)."""
+    read = read_prompt(tokenizer, prompt)
+    ids = read.ids[-model.config.block_size :]
+    idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
+    text = tokenizer.decode(ids)
+    cropped = len(read.ids) - len(ids)
+    return Traced(text, tuple(read.unknown), read.replacement, cropped, _to_cpu(trace(model, idx)))
+
+
+def _to_cpu(t: Trace) -> Trace:
+    if t.logits.device.type == "cpu":
+        return t
+    cpu = lambda x: x.float().cpu() if isinstance(x, torch.Tensor) else x  # noqa: E731
+    layers = tuple(LayerTrace(**{k: cpu(v) for k, v in vars(layer).items()}) for layer in t.layers)
+    fields = {k: cpu(v) for k, v in vars(t).items() if k not in ("ids", "layers")}
+    return Trace(ids=t.ids, layers=layers, **fields)
+
+
+# ---- views for the page --------------------------------------------------------------------------
+
+
+def char_kind(ch: str) -> str:
+    """One of KINDS, for colouring a character's embedding."""
+    if ch.isspace():
+        return "space/newline"
+    if ch.isdigit():
+        return "digit"
+    if ch.isupper():
+        return "upper case"
+    if ch.isalpha():
+        return "vowel" if ch.lower() in "aeiou" else "consonant"
+    return "punctuation"
+
+
+@dataclass(frozen=True)
+class EmbeddingMap:
+    points: torch.Tensor  # (vocab_size, 2): each character's embedding on the first two principal axes
+    chars: tuple[str, ...]
+    kinds: tuple[str, ...]
+    explained: tuple[float, float]  # the share of the embeddings' variance along each axis
+
+
+def embedding_map(model: GPT, chars: str) -> EmbeddingMap:
+    """The character embeddings (wte) projected on their first two principal components (SVD of the
+    centred matrix; signs fixed so the result does not flip between runs)."""
+    w = model.transformer.wte.weight.detach().float().cpu()
+    w = w - w.mean(0)
+    _, s, vh = torch.linalg.svd(w, full_matrices=False)
+    axes = vh[:2] * torch.sign(vh[:2].sum(1, keepdim=True) + 1e-12)  # (2, C)
+    variance = s**2 / (s**2).sum()
+    points = w @ axes.T  # (V, C) x (C, 2) -> (V, 2)
+    return EmbeddingMap(
+        points, tuple(chars), tuple(char_kind(ch) for ch in chars), tuple(variance[:2].tolist())
+    )
+
+
+def position_similarity(model: GPT) -> torch.Tensor | None:
+    """Cosine similarity between every pair of learned position embeddings (block_size, block_size);
+    None when the model has none."""
+    if "wpe" not in model.transformer:
+        return None
+    w = nn.functional.normalize(model.transformer.wpe.weight.detach().float().cpu(), dim=1)
+    return w @ w.T  # (block, C) x (C, block) -> (block, block)
+
+
+def token_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's mean and standard deviation over its channels: what LayerNorm normalises. x (T, C)."""
+    return x.mean(-1), x.std(-1, correction=0)
+
+
+def stream_names(trace: Trace) -> list[str]:
+    """Names of `Trace.streams`, in order."""
+    names = ["embedding"]
+    for i, layer in enumerate(trace.layers):
+        names += [f"{i}: + attention"] + ([f"{i}: + MLP"] if layer.hidden is not None else [])
+    return names
+
+
+def top_next(logits: torch.Tensor, itos: dict, k: int = 10, temperature: float = 1.0) -> list[dict]:
+    """The k likeliest next characters from logits (vocab,) at `temperature` (sampling's own
+    `next_token_probs`), as rows {char, label, p}."""
+    probs = next_token_probs(logits, temperature)
+    p, ids = probs.topk(min(k, probs.numel()))
+    return [
+        {"char": itos[i], "label": char_label(itos[i]), "p": v}
+        for v, i in zip(p.tolist(), ids.tolist(), strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Lens:
+    """The logit lens as a table: rows are the embedding and each block, columns the positions."""
+
+    rows: tuple[str, ...]
+    top: list[list[str]]  # (rows, T) the likeliest next character at each
+    p: torch.Tensor  # (rows, T) its probability
+    hover: list[list[str]]  # (rows, T) the top three with probabilities
+    hits: tuple[int, ...]  # per row: positions whose guess is the character that really comes next
+
+    @property
+    def summary(self) -> str:
+        """How often each row guessed the prompt's real next character, as a sentence."""
+        n = len(self.top[0]) - 1
+        return "Right guesses of the next character: " + ", ".join(
+            f"{row} {hits}/{n}" for row, hits in zip(self.rows, self.hits, strict=True)
+        )
+
+
+def lens_table(t: Trace, itos: dict, k: int = 3) -> Lens:
+    probs = t.lens.float().softmax(-1)  # (L + 1, T, V)
+    p, ids = probs.topk(k, dim=-1)
+    label = lambda i: char_label(itos[i])  # noqa: E731
+    top = [[label(row[0]) for row in layer] for layer in ids.tolist()]
+    hover = [
+        [
+            " ".join(f"{label(i)} {q:.0%}" for i, q in zip(ii, pp, strict=True))
+            for ii, pp in zip(li, lp, strict=True)
+        ]
+        for li, lp in zip(ids.tolist(), p.tolist(), strict=True)
+    ]
+    actual = torch.tensor(t.ids[1:])
+    hits = tuple(int((ids[r, :-1, 0] == actual).sum()) for r in range(ids.size(0)))
+    n = len(t.layers)
+    rows = ("embedding", *(f"after block {i}" for i in range(n - 1)), f"after block {n - 1} = the output")
+    return Lens(rows, top, p[..., 0], hover, hits)
+
+
+def dropout_twin(model: GPT, p: float) -> GPT:
+    """A copy of `model` in train mode with dropout `p` (the same weights), for showing what
+    dropout does without touching the shared model, which stays in eval mode."""
+    twin = type(model)(model.config.replace(dropout=p)).to(model.lm_head.weight.device)
+    twin.load_state_dict(model.state_dict())
+    return twin.train()
+
+
+def trace_seeded(model: GPT, ids: tuple[int, ...], seed: int) -> Trace:
+    """`trace` under a fixed random seed, so a train-mode pass drops the same units every time."""
+    idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _to_cpu(trace(model, idx))
+
+
+# ---- the architecture's stages, for the diagram ----------------------------------------------------
+
+# Each stage the diagram can show, in the order the forward pass reaches it: name -> label.
+STAGES = {
+    "tok_emb": "token embedding (wte)",
+    "pos_emb": "position embedding (wpe)",
+    "x0": "x = token + position",
+    "ln_1": "LayerNorm 1 (ln_1)",
+    "heads": "attention heads",
+    "attn_out": "attention projection (c_proj)",
+    "resid_mid": "x + attention",
+    "ln_2": "LayerNorm 2 (ln_2)",
+    "hidden": "MLP hidden units (c_fc, act)",
+    "mlp_out": "MLP output (c_proj)",
+    "resid_out": "x + MLP",
+    "ln_f": "final LayerNorm (ln_f)",
+    "logits": "logits (lm_head)",
+}
+BLOCK_STAGES = ("ln_1", "heads", "attn_out", "resid_mid", "ln_2", "hidden", "mlp_out", "resid_out")
+
+
+def stages_of(t: Trace) -> list[str]:
+    """The stages this model has (a config can remove position embeddings or the MLP)."""
+    return [s for s in STAGES if stage_tensor(t, s, 0) is not None]
+
+
+def stage_tensor(t: Trace, stage: str, layer: int) -> torch.Tensor | None:
+    """The tensor (T, width) that `stage` produced (in block `layer` for a block's stage)."""
+    if stage in BLOCK_STAGES:
+        if stage == "resid_out" and t.layers[layer].hidden is None:
+            return None  # without an MLP the block ends at x + attention
+        return getattr(t.layers[layer], stage)
+    return getattr(t, stage)
