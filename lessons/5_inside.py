@@ -66,7 +66,7 @@ def show_dropout(ckpt: Checkpoint, t: inside.Trace, labels, pos: int) -> None:
     for col, mode, run in zip(st.columns(2), ("eval", "train"), (t, train), strict=True):
         with col:
             st.markdown(f"**`model.{mode}()`**: {float((run.x0 == 0).float().mean()):.1%} of x is 0")
-            ui.plot(figures.tensor_figure(run.x0, labels, pos, "x after dropout", 300), f"inside_fig_{mode}")
+            ui.plot(figures.dropout_figure(run.x0, labels, pos), f"inside_fig_{mode}")
             rows = inside.top_next(run.logits[pos], ckpt.tokenizer.itos)
             ui.plot(figures.top_figure(rows, f"{mode}: after {labels[pos]}", 260), f"inside_fig_top_{mode}")
 
@@ -116,7 +116,7 @@ pos = c1.select_slider("Position", range(T), T - 1, format_func=labels.__getitem
 layer = c2.selectbox("Block", range(config.n_layer), key="inside_layer")
 head = c3.selectbox("Head", range(config.n_head), key="inside_head")
 L = t.layers[layer]
-st.subheader("LayerNorm: every token rescaled to mean 0, spread 1 (then a learned weight per channel)")
+st.subheader("LayerNorm: each token rescaled to mean 0, spread 1, then a learned weight per channel")
 ui.plot(figures.layernorm_figure(L.resid_in, L.ln_1, labels, pos), "inside_fig_ln")
 st.subheader(f"Attention, head {head}: q·k → mask → softmax, then the heads' outputs and their projection")
 ui.plot(figures.attention_figure(L, head, pos, labels), "inside_fig_att")

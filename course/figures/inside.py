@@ -160,28 +160,34 @@ def tensor_figure(x, labels, position: int | None, title: str, height: int = 380
 
 
 def layernorm_figure(before, after, labels, position: int) -> go.Figure:
-    """Each token's mean ± standard deviation over its channels in `before` and `after` (T, C): the
-    input and output of a LayerNorm."""
+    """Each token's spread (std over channels, top) and mean (bottom) in `before` and `after` (T, C):
+    the input and output of a LayerNorm. `position` is drawn larger."""
     data = []
-    for name, x, color in (("before", before, GREY), ("after", after, ORANGE)):
+    sizes = [11 if i == position else 6 for i in range(len(labels))]
+    for name, x, color in (("before", before, INK), ("after", after, ORANGE)):
         mean, std = map(_np, token_stats(x))
-        data.append(
-            go.Scatter(
-                x=list(labels),
-                y=mean,
-                name=f"{name}: mean ± spread",
-                mode="markers",
-                marker=dict(color=color, size=[11 if i == position else 6 for i in range(len(mean))]),
-                error_y=dict(type="data", array=std, color=color, thickness=1.2, width=2),
-                hovertemplate="%{x}: mean %{y:.3f} ± %{error_y.array:.3f}<extra>" + name + "</extra>",
+        for y, axis in ((std, "y2"), (mean, "y")):
+            data.append(
+                go.Scatter(
+                    x=list(labels),
+                    y=y,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=axis == "y2",
+                    mode="lines+markers",
+                    line=dict(color=color, width=1),
+                    marker=dict(color=color, size=sizes),
+                    yaxis=axis,
+                    hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
+                )
             )
-        )
     layout = _layout(
-        "Each token's mean and spread (std over channels)",
-        320,
+        "Each token's spread and mean over its channels, before and after LayerNorm",
+        380,
         xaxis=dict(type="category", tickangle=-90),
-        yaxis=dict(title="value"),
-        legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+        yaxis=dict(domain=[0, 0.4], title="mean"),
+        yaxis2=dict(domain=[0.5, 1], title="spread (std)", rangemode="tozero"),
+        legend=dict(orientation="h", y=1.1, x=1, xanchor="right"),
     )
     return go.Figure(data, layout)
 
@@ -291,7 +297,7 @@ def hidden_figure(hidden, activation: str) -> go.Figure:
         300,
         barmode="overlay",
         xaxis=dict(title="activation"),
-        yaxis=dict(title="units", type="log"),
+        yaxis=dict(title="units", type="log", dtick=1),
         legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
     )
     return go.Figure(data, layout)
@@ -305,6 +311,7 @@ def top_figure(rows: list[dict], title: str, height: int = 300) -> go.Figure:
         marker_color=ORANGE,
         text=[f"{r['p']:.0%}" for r in rows],
         textposition="outside",
+        cliponaxis=False,
         hovertemplate="%{x}: %{y:.2%}<extra></extra>",
     )
     top = max((r["p"] for r in rows), default=1)
@@ -312,7 +319,7 @@ def top_figure(rows: list[dict], title: str, height: int = 300) -> go.Figure:
         title,
         height,
         xaxis=dict(type="category", title="next character"),
-        yaxis=dict(tickformat=".0%", range=[0, min(1.0, top * 1.25) + 1e-6]),
+        yaxis=dict(tickformat=".0%", range=[0, top * 1.2 + 1e-6]),
     )
     return go.Figure(bars, layout)
 
@@ -339,7 +346,44 @@ def lens_figure(lens: Lens, labels) -> go.Figure:
     layout = _layout(
         "The logit lens: the next character each layer would guess",
         90 + 42 * len(lens.rows),
-        xaxis=dict(type="category", tickangle=-90, side="top", title=None),
+        xaxis=dict(type="category", tickangle=-90, title=None),
         yaxis=dict(autorange="reversed"),
     )
     return go.Figure(heat, layout)
+
+
+def dropout_figure(x, labels, position: int, channels: int = 64) -> go.Figure:
+    """The first `channels` channels of x (T, C) after dropout; the numbers dropout zeroed in black."""
+    z = _np(x)[:, :channels]
+    dropped = z == 0
+    data = [
+        go.Heatmap(
+            z=z,
+            y=list(labels),
+            zmid=0,
+            colorscale="RdBu_r",
+            showscale=False,
+            hovertemplate="%{y}, channel %{x}: %{z:.3f}<extra></extra>",
+        )
+    ]
+    if dropped.any():
+        data.append(
+            go.Heatmap(
+                z=np.where(dropped, 0.0, np.nan),
+                y=list(labels),
+                colorscale=[[0, "black"], [1, "black"]],
+                showscale=False,
+                hovertemplate="%{y}, channel %{x}: dropped<extra></extra>",
+            )
+        )
+    layout = _layout(
+        "x after dropout (black: zeroed)",
+        320,
+        xaxis=dict(title=f"channel (the first {z.shape[1]})", showgrid=False),
+        yaxis=dict(type="category", autorange="reversed", showgrid=False, dtick=max(1, len(labels) // 16)),
+        shapes=[
+            dict(type="rect", x0=-0.5, x1=z.shape[1] - 0.5, y0=position - 0.5, y1=position + 0.5)
+            | dict(line=dict(color=ORANGE, width=2))
+        ],
+    )
+    return go.Figure(data, layout)
