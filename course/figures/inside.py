@@ -90,6 +90,23 @@ def architecture_dot(config: GPTConfig, stage: str, layer: int) -> str:
         return f'{name} [label="{label}", shape={shape}, style="{style}", fillcolor="{fill}", fontcolor="{font}"];'
 
     norm = "LayerNorm" if config.layer_norm else "LayerNorm: off"
+
+    def residual_branch(
+        src: str, ln: str, inner: str, inner_label: str, proj: str, proj_label: str, add: str
+    ):
+        """src -> LayerNorm -> inner -> projection -> (+), with the residual path beside it."""
+        off = "" if config.proj else " (off)"
+        lines = [
+            node(ln, f"{norm} {ln}", off=not config.layer_norm),
+            node(inner, inner_label),
+            node(proj, f"{proj_label}{off}", off=not config.proj),
+            node(add, "+" if config.residual else "→", "circle"),
+            f"{src} -> {ln} -> {inner} -> {proj} -> {add};",
+        ]
+        if config.residual:
+            lines.append(f'{src} -> {add} [style=dashed, label=" residual", fontsize=9];')
+        return lines
+
     lines = [
         "digraph G { rankdir=BT; bgcolor=transparent; nodesep=0.25; ranksep=0.22;",
         'node [fontname="sans-serif", fontsize=11, height=0.3]; edge [color="#78716c", arrowsize=0.6];',
@@ -100,35 +117,20 @@ def architecture_dot(config: GPTConfig, stage: str, layer: int) -> str:
     ]
     if config.pos_emb:
         lines += [node("pos_emb", "position embedding wpe"), "idx -> pos_emb -> x0;"]
-    proj = "" if config.proj else " (proj off)"
-    lines += [
-        f'subgraph cluster_block {{ label="block {layer} of {config.n_layer}"; style="rounded,dashed"; color="#a8a29e";',
-        node("ln_1", f"{norm} ln_1", off=not config.layer_norm),
-        node("heads", f"{config.n_head} attention heads"),
-        node("attn_out", f"projection c_proj{proj}", off=not config.proj),
-        node("resid_mid", "+" if config.residual else "→", "circle"),
-        "x0 -> ln_1 -> heads -> attn_out -> resid_mid;",
-    ]
-    last = "resid_mid"
+    lines.append(
+        f'subgraph cluster_block {{ label="block {layer} of {config.n_layer}"; style="rounded,dashed"; color="#a8a29e";'
+    )
+    heads = f"{config.n_head} attention heads"
+    lines += residual_branch("x0", "ln_1", "heads", heads, "attn_out", "projection c_proj", "resid_mid")
     if config.mlp:
-        lines += [
-            node("ln_2", f"{norm} ln_2", off=not config.layer_norm),
-            node("hidden", f"MLP: c_fc + {config.activation.upper()}"),
-            node("mlp_out", f"MLP: c_proj{proj}", off=not config.proj),
-            node("resid_out", "+" if config.residual else "→", "circle"),
-            "resid_mid -> ln_2 -> hidden -> mlp_out -> resid_out;",
-        ]
-        last = "resid_out"
-        if config.residual:
-            lines.append('resid_mid -> resid_out [style=dashed, label=" residual", fontsize=9];')
-    if config.residual:
-        lines.append('x0 -> resid_mid [style=dashed, label=" residual", fontsize=9];')
+        mlp = f"MLP: c_fc + {config.activation.upper()}"
+        lines += residual_branch("resid_mid", "ln_2", "hidden", mlp, "mlp_out", "MLP: c_proj", "resid_out")
     lines += [
         "}",
         node("ln_f", f"final {norm} ln_f", off=not config.layer_norm),
         node("logits", "lm_head → logits"),
         node("softmax", "softmax → next character", "plaintext"),
-        f"{last} -> ln_f -> logits -> softmax;",
+        f"{'resid_out' if config.mlp else 'resid_mid'} -> ln_f -> logits -> softmax;",
         "}",
     ]
     return "\n".join(lines)
