@@ -1,75 +1,18 @@
 """Lesson 5: inside the trained model — its embeddings, one forward pass stage by stage, the logit
-lens and dropout. Every number comes from one traced pass of the real model (`course.inside`)."""
+lens and dropout. Every number comes from one traced pass of the real model (`course.inside`);
+the components are in `lessons/inside_ui.py`."""
 
 import streamlit as st
 
 from course import inside
 from course.figures import inside as figures
+from lessons import inside_ui as parts
 from lessons import ui
 from tinygpt import gpt
-from tinygpt.checkpoint import Checkpoint
 from tinygpt.sample import next_token_probs
 
 PAGE = "lessons/5_inside.py"
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks? It is "  # 64 characters
-BY_ID = dict(max_entries=16, hash_funcs={Checkpoint: id})  # results hold the checkpoint: its id stays its own
-
-
-@st.cache_resource(show_spinner="Tracing the forward pass…", **BY_ID)
-def traced(ckpt: Checkpoint, prompt: str):
-    return ckpt, inside.trace_prompt(ckpt.model, ckpt.tokenizer, prompt)
-
-
-@st.cache_resource(show_spinner=False, **BY_ID)
-def embedding_figures(ckpt: Checkpoint):
-    sim = inside.position_similarity(ckpt.model)
-    em = figures.embedding_figure(inside.embedding_map(ckpt.model, ckpt.tokenizer.chars))
-    return ckpt, em, None if sim is None else figures.similarity_figure(sim)
-
-
-@st.cache_resource(show_spinner="Copying the model for train mode…", **BY_ID)
-def train_twin(ckpt: Checkpoint, p: float):
-    return ckpt, inside.dropout_twin(ckpt.model, p)
-
-
-@st.cache_resource(show_spinner=False, **BY_ID)
-def dropout_pass(ckpt: Checkpoint, ids: tuple, p: float, seed: int):
-    return ckpt, inside.trace_seeded(train_twin(ckpt, p)[1], ids, seed)
-
-
-def show_architecture(t: inside.Trace, labels, config) -> None:
-    left, mid, right = st.columns([2, 1.3, 3.5])
-    stage = mid.radio("Stage", inside.stages_of(t), format_func=inside.STAGES.get, key="inside_stage")
-    in_block = stage in inside.BLOCK_STAGES
-    layer = mid.selectbox("Block", range(config.n_layer), key="inside_stage_layer") if in_block else 0
-    left.graphviz_chart(figures.architecture_dot(config, stage, layer))
-    x = inside.stage_tensor(t, stage, layer)
-    title = f"{inside.STAGES[stage]}{f' in block {layer}' * in_block}: shape {tuple(x.shape)}"
-    with right:
-        ui.plot(figures.tensor_figure(x, labels, None, title, height=520), "inside_fig_stage")
-
-
-def show_mlp(layer: inside.LayerTrace, pos: int, activation: str) -> None:
-    if layer.hidden is None:
-        st.info("This model has no feed-forward network (its MLP is switched off).")
-        return
-    fire = f"{int((layer.hidden[pos] > 0).sum())} of {layer.hidden.size(1)}"
-    ui.metrics([("MLP units firing (> 0)", fire), ("spread after ln_2", f"{layer.ln_2[pos].std():.2f}")])
-    ui.plot(figures.hidden_figure(layer.hidden[pos], activation), "inside_fig_hidden")
-
-
-def show_dropout(ckpt: Checkpoint, t: inside.Trace, labels, pos: int) -> None:
-    c1, c2 = st.columns(2)
-    p = c1.slider("Dropout p in train mode", 0.0, 0.5, ckpt.config.dropout or 0.1, 0.05, key="inside_dropout")
-    seed = c2.number_input("Seed (which numbers are dropped)", 0, 10_000, 0, key="inside_dropout_seed")
-    _, train = dropout_pass(ckpt, t.ids, p, int(seed))
-    for col, mode, run in zip(st.columns(2), ("eval", "train"), (t, train), strict=True):
-        with col:
-            st.markdown(f"**`model.{mode}()`**: {float((run.x0 == 0).float().mean()):.1%} of x is 0")
-            ui.plot(figures.dropout_figure(run.x0, labels, pos), f"inside_fig_{mode}")
-            rows = inside.top_next(run.logits[pos], ckpt.tokenizer.itos)
-            ui.plot(figures.top_figure(rows, f"{mode}: after {labels[pos]}", 260), f"inside_fig_top_{mode}")
-
 
 ui.header(
     PAGE,
@@ -80,71 +23,96 @@ ui.header(
 picked = ui.pick_checkpoint("inside_checkpoint", model_type="gpt", upload=True)
 if picked is None:
     st.stop()
-name, ckpt = picked
-if ckpt.model_type != "gpt":
-    st.error(f"**{name}** is a bigram model: it has no layers to look inside. Choose a Transformer.")
+if picked.checkpoint.model_type != "gpt":
+    st.error(f"**{picked.name}** is a bigram model: it has no layers to look inside. Choose a Transformer.")
     st.stop()
-config, itos = ckpt.config, ckpt.tokenizer.itos
+config, itos = picked.checkpoint.config, picked.checkpoint.tokenizer.itos
 prompt = st.text_area("Prompt", PROMPT, height=80, key="inside_prompt", help="Read in one forward pass.")
-_, tr = traced(ckpt, prompt)
+tr = parts.traced(picked, prompt)
 t, labels, T = tr.trace, tr.labels, len(tr.trace.ids)
 for note in tr.notes:
     st.warning(note, icon=":material/info:")
 
 st.header("1 · What the embeddings learned")
-_, em, sim = embedding_figures(ckpt)
+st.markdown(
+    "`wte` gives each character a vector of "
+    f"{config.n_embd} numbers, learned like every other weight. Projected on the two directions where "
+    "they differ most (PCA), characters that play the same part in the text end up near each other."
+)
+em, sim = parts.embedding_figures(picked)
 left, right = st.columns(2)
 with left:
     ui.plot(em, "inside_fig_embed")
-    st.caption("Characters that behave alike end up close: vowels, capitals, punctuation.")
 with right:
     if sim is None:
         st.info("This model has no position embeddings: only attention's mask tells positions apart.")
     else:
         ui.plot(sim, "inside_fig_positions")
-        st.caption("Each position's vector against every other: neighbours learned similar ones.")
+        st.caption("`wpe`: each position's vector against every other. Neighbours learned similar vectors.")
 ui.show_source(gpt.GPT.embed)
 
 st.header("2 · The architecture, one tensor per stage")
-st.markdown("Choose a stage: the diagram marks where it sits, the heatmap shows its tensor.")
-show_architecture(t, labels, config)
+st.markdown(
+    "Choose a stage: the diagram marks where it sits in the model, and the heatmap shows the tensor it "
+    "produced for your prompt, one row per position. Every block has the same stages."
+)
+parts.architecture(t, labels, config)
 ui.show_source(gpt.GPT.forward, gpt.Block.forward)
 
 st.header("3 · One position, stage by stage")
+st.markdown(
+    "Follow one position through a block. The last position is the one whose output predicts the "
+    "character after your prompt."
+)
 c1, c2, c3 = st.columns([3, 1, 1])
 pos = c1.select_slider("Position", range(T), T - 1, format_func=labels.__getitem__, key="inside_position")
 layer = c2.selectbox("Block", range(config.n_layer), key="inside_layer")
 head = c3.selectbox("Head", range(config.n_head), key="inside_head")
 L = t.layers[layer]
+
 st.subheader("LayerNorm: each token rescaled to mean 0, spread 1, then a learned weight per channel")
 ui.plot(figures.layernorm_figure(L.resid_in, L.ln_1, labels, pos), "inside_fig_ln")
-st.subheader(f"Attention, head {head}: q·k → mask → softmax, then the heads' outputs and their projection")
+
+st.subheader(f"Attention, head {head}: q·k → mask → softmax")
+st.markdown(
+    "The query of the chosen position meets every key. Keys in its future are masked to −∞, so softmax "
+    "gives them weight 0; the weights then mix the values. The heads' outputs sit side by side, and the "
+    "projection `c_proj` mixes them back into the residual stream."
+)
 ui.plot(figures.attention_figure(L, head, pos, labels), "inside_fig_att")
 ui.plot(figures.heads_figure(L, pos, config.n_head), "inside_fig_heads")
 ui.show_source(gpt.CausalSelfAttention.forward, gpt.attention_scores, gpt.mask_future, gpt.explicit_attention)
+
 st.subheader("The residual stream: each block adds to it")
 ui.plot(figures.stream_figure(t, labels, pos), "inside_fig_stream")
+st.caption(
+    "`x = x + attn(ln_1(x))`, then `x = x + mlp(ln_2(x))`: no stage replaces the stream, each adds its "
+    "part, so its length grows block by block."
+)
+
 st.subheader("Second LayerNorm and the MLP: how many hidden units fire")
-show_mlp(L, pos, config.activation)
+parts.mlp(L, pos, config.activation)
 ui.show_source(gpt.MLP.forward)
+
 st.subheader("Final LayerNorm → logits → softmax")
-left, right = st.columns([1, 2])
-temperature = left.slider("Temperature", 0.1, 3.0, 1.0, 0.1, key="inside_temperature")
-left.caption("The logits are divided by the temperature before softmax: below 1 sharpens, above 1 flattens.")
-rows = inside.top_next(t.logits[pos], itos, 10, temperature)
-with right:
-    ui.plot(figures.top_figure(rows, f"After {labels[pos]}: the likeliest next characters"), "inside_fig_top")
+parts.final_softmax(t, itos, labels, pos)
 ui.show_source(next_token_probs)
 
 st.header("4 · The logit lens: the guess forming with depth")
-st.markdown("Each block's output, read through `ln_f` and `lm_head` as if it were the last block.")
+st.markdown(
+    "Read the residual stream after each block as if it were the last one: final LayerNorm, then the LM "
+    "head. Each cell is that layer's likeliest next character; the bottom row is exactly the model's output."
+)
 lens = inside.lens_table(t, itos)
 ui.plot(figures.lens_figure(lens, labels), "inside_fig_lens")
 st.caption(lens.summary)
 ui.show_source(inside.logit_lens)
 
 st.header("5 · Dropout: train mode against eval mode")
-st.markdown("Training zeroes a random share *p* of x and scales the rest by 1/(1−p); `eval()` stops it.")
-show_dropout(ckpt, t, labels, pos)
+st.markdown(
+    "In training, dropout zeroes a random share *p* of the numbers and scales the rest by 1/(1−p), so the "
+    "model cannot lean on any single unit. `model.eval()` turns it off: the same input, the same output."
+)
+parts.dropout(picked, t, labels, pos)
 ui.show_source(inside.dropout_twin)
 ui.next_lesson(PAGE)

@@ -6,9 +6,11 @@ import pytest
 from conftest import assert_no_streamlit_exception, screenshot, wait_for_idle
 from playwright.sync_api import expect
 
+from lessons.ui import lesson
+
 pytestmark = pytest.mark.browser
 
-TITLE = "5 · Inside the trained model"
+PAGE = "lessons/5_inside.py"
 SECTIONS = (
     "1 · What the embeddings learned",
     "2 · The architecture, one tensor per stage",
@@ -30,7 +32,7 @@ def test_inside_page_in_browser(streamlit_server, page, console_errors):
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(streamlit_server)
-    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=TITLE).click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=lesson(PAGE).title).click()
     expect(page.get_by_role("heading", name="Lesson 5 · Inside the trained model")).to_be_visible(
         timeout=60_000
     )

@@ -167,7 +167,7 @@ def no_shipped(monkeypatch, runs_dir, tmp_path):
 def test_without_a_checkpoint_the_page_says_what_to_do(no_shipped):
     at = app_test(PAGE).run()
     assert not at.exception, at.exception
-    assert any("no trained Transformer checkpoint" in i.value for i in at.info)
+    assert any("No trained Transformer checkpoint" in i.value for i in at.info)
     assert not at.header  # nothing to look inside yet
 
 
