@@ -215,6 +215,7 @@ class Traced:
     replacement: str
     cropped: int  # characters left out at the start (the model reads at most block_size)
     trace: Trace
+    empty: bool = False  # the prompt was empty (and is read as the start character)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -224,6 +225,8 @@ class Traced:
     def notes(self) -> list[str]:
         """What the page should tell the reader about how the prompt was read."""
         notes = []
+        if self.empty:
+            notes.append(f"An empty prompt is read as {self.text!r}, the way sampling starts from nothing.")
         if self.unknown:
             shown = ", ".join(repr(ch) for ch in self.unknown[:20]) + (" …" if len(self.unknown) > 20 else "")
             notes.append(
@@ -244,7 +247,8 @@ def trace_prompt(model: GPT, tokenizer, prompt: str) -> Traced:
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     text = tokenizer.decode(ids)
     cropped = len(read.ids) - len(ids)
-    return Traced(text, tuple(read.unknown), read.replacement, cropped, _to_cpu(trace(model, idx)))
+    traced = _to_cpu(trace(model, idx))
+    return Traced(text, tuple(read.unknown), read.replacement, cropped, traced, empty=not prompt)
 
 
 def _to_cpu(t: Trace) -> Trace:

@@ -169,7 +169,9 @@ def test_a_prompt_is_read_the_way_sampling_reads_it(shipped):
     assert long.cropped == 72 and len(long.trace.ids) == 128 and long.text.endswith("b" * 100)
     assert "the first 72 were left out" in long.notes[0]
     empty = inside.trace_prompt(shipped.model, tok, "")
-    assert empty.text == "\n" and empty.notes == []
+    assert empty.text == "\n" and empty.notes == [
+        "An empty prompt is read as '\\n', the way sampling starts from nothing."
+    ]
 
 
 def test_characters_are_sorted_into_kinds():

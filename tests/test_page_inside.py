@@ -14,7 +14,7 @@ from conftest import app_test, decode_array, plotly_spec
 
 from course.text import char_label
 from lessons import ui
-from tinygpt import BigramConfig, BigramLM, load_checkpoint, save_checkpoint
+from tinygpt import GPT, BigramConfig, BigramLM, GPTConfig, load_checkpoint, save_checkpoint
 
 PAGE = "lessons/5_inside.py"
 SHIPPED = ui.SHIPPED_DIR / "shakespeare-gpt.safetensors"
@@ -181,3 +181,22 @@ def test_a_bigram_upload_is_refused_with_a_message(no_shipped, tiny_checkpoint, 
     at.file_uploader(key="inside_checkpoint_upload").upload("bigram.safetensors", bigram.read_bytes()).run()
     assert not at.exception, at.exception
     assert any("is a bigram model" in e.value for e in at.error)
+
+
+def test_a_model_with_pieces_switched_off_renders_what_it_has(no_shipped, tiny_checkpoint):
+    tok = load_checkpoint(tiny_checkpoint).tokenizer
+    config = GPTConfig.preset("tiny", vocab_size=tok.vocab_size, pos_emb=False, mlp=False, layer_norm=False)
+    torch.manual_seed(0)
+    save_checkpoint(no_shipped / "bare.safetensors", GPT(config).eval(), tok)
+    at = app_test(PAGE).run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == SECTIONS
+    infos = " ".join(i.value for i in at.info)
+    assert "no position embeddings" in infos and "no feed-forward network" in infos
+    stages = at.radio(key="inside_stage").options
+    assert "position embedding (wpe)" not in stages and "MLP hidden units (c_fc, act)" not in stages
+    spec = at.get("graphviz_chart")[0].proto.spec
+    assert "pos_emb" not in spec and "LayerNorm: off ln_1" in spec
+    at.text_area(key="inside_prompt").input("a longer prompt than eight characters").run()
+    assert not at.exception, at.exception
+    assert any("the first 29 were left out" in w.value for w in at.warning)
