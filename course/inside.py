@@ -138,28 +138,27 @@ def _watch(model: GPT, rec: _Recorder) -> None:
 
 
 def _layer(model: GPT, seen: dict, i: int) -> LayerTrace:
+    """Block i's stages from what the hooks saw (batch dimension already dropped)."""
     attn, get = model.transformer.h[i].attn, lambda name: seen.get(f"{i}.{name}")
-    T, C = get("qkv").shape[1:3]
-    C //= 3
-    # q, k as CausalSelfAttention.forward splits them: (1, T, 3C) -> 2 x (nh, T, hs)
-    q, k = (t.view(T, attn.n_head, C // attn.n_head).transpose(0, 1) for t in get("qkv")[0].split(C, -1)[:2])
-    first = lambda name: None if get(name) is None else get(name)[0]  # noqa: E731
-    resid_out = get("resid_out")[0]
+    qkv = get("qkv")  # (T, 3C)
+    # q and k as CausalSelfAttention.forward splits them: (T, 3C) -> 2 x (nh, T, hs)
+    q, k = (x.view(x.size(0), attn.n_head, -1).transpose(0, 1) for x in qkv.split(qkv.size(-1) // 3, -1)[:2])
+    has_mlp = get("hidden") is not None
     return LayerTrace(
-        resid_in=get("resid_in")[0],
-        ln_1=get("ln_1")[0],
+        resid_in=get("resid_in"),
+        ln_1=get("ln_1"),
         q=q,
         k=k,
         scale=attn.scale,
         scores=attention_scores(q, k, attn.scale),  # (nh, T, T)
-        weights=get("weights")[0],
-        heads=get("heads")[0],
-        attn_out=get("attn_out")[0],
-        resid_mid=resid_out if get("resid_mid") is None else get("resid_mid")[0],
-        ln_2=first("ln_2"),
-        hidden=first("hidden"),
-        mlp_out=first("mlp_out"),
-        resid_out=resid_out,
+        weights=get("weights"),
+        heads=get("heads"),
+        attn_out=get("attn_out"),
+        resid_mid=get("resid_mid") if has_mlp else get("resid_out"),  # without an MLP the block ends here
+        ln_2=get("ln_2"),
+        hidden=get("hidden"),
+        mlp_out=get("mlp_out"),
+        resid_out=get("resid_out"),
     )
 
 
@@ -171,16 +170,16 @@ def trace(model: GPT, idx: torch.Tensor) -> Trace:
     with torch_threads(TRACE_THREADS):
         seen = _run(model, idx)
         layers = tuple(_layer(model, seen, i) for i in range(len(model.transformer.h)))
-        streams = [seen["x0"]] + [seen[f"{i}.resid_out"] for i in range(len(layers))]
+        streams = [seen["x0"]] + [layer.resid_out for layer in layers]
         lens = logit_lens(model, streams)
     return Trace(
         ids=tuple(idx[0].tolist()),
-        tok_emb=seen["tok_emb"][0],
+        tok_emb=seen["tok_emb"],
         pos_emb=seen.get("pos_emb"),
-        x0=seen["x0"][0],
+        x0=seen["x0"],
         layers=layers,
-        ln_f=seen["ln_f"][0],
-        logits=seen["logits"][0],
+        ln_f=seen["ln_f"],
+        logits=seen["logits"],
         lens=lens,
     )
 
@@ -193,14 +192,16 @@ def _run(model: GPT, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         rec.seen["logits"], _ = model(idx)
     finally:
         rec.remove()
-    return rec.seen
+    # one sequence: drop the batch dimension (position embeddings never had one)
+    return {name: x if name == "pos_emb" else x[0] for name, x in rec.seen.items()}
 
 
 def logit_lens(model: GPT, streams: list[torch.Tensor]) -> torch.Tensor:
-    """Each residual stream (1, T, C) read the way the model reads its last one: final LayerNorm,
+    """Each residual stream (T, C) read the way the model reads its last one: final LayerNorm,
     then the LM head. Returns (len(streams), T, vocab_size) logits."""
     t = model.transformer
-    return torch.stack([model.lm_head(t.ln_f(x))[0] for x in streams])
+    # each stream as a batch of one, the shape the model's own pass had, so the last row is its logits exactly
+    return torch.stack([model.lm_head(t.ln_f(x[None]))[0] for x in streams])
 
 
 # ---- the prompt --------------------------------------------------------------------------------
@@ -247,17 +248,7 @@ def trace_prompt(model: GPT, tokenizer, prompt: str) -> Traced:
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     text = tokenizer.decode(ids)
     cropped = len(read.ids) - len(ids)
-    traced = _to_cpu(trace(model, idx))
-    return Traced(text, tuple(read.unknown), read.replacement, cropped, traced, empty=not prompt)
-
-
-def _to_cpu(t: Trace) -> Trace:
-    if t.logits.device.type == "cpu":
-        return t
-    cpu = lambda x: x.float().cpu() if isinstance(x, torch.Tensor) else x  # noqa: E731
-    layers = tuple(LayerTrace(**{k: cpu(v) for k, v in vars(layer).items()}) for layer in t.layers)
-    fields = {k: cpu(v) for k, v in vars(t).items() if k not in ("ids", "layers")}
-    return Trace(ids=t.ids, layers=layers, **fields)
+    return Traced(text, tuple(read.unknown), read.replacement, cropped, trace(model, idx), empty=not prompt)
 
 
 # ---- views for the page --------------------------------------------------------------------------
@@ -362,7 +353,7 @@ def lens_table(t: Trace, itos: dict, k: int = 3) -> Lens:
         ]
         for li, lp in zip(ids.tolist(), p.tolist(), strict=True)
     ]
-    actual = torch.tensor(t.ids[1:])
+    actual = torch.tensor(t.ids[1:], device=ids.device)
     hits = tuple(int((ids[r, :-1, 0] == actual).sum()) for r in range(ids.size(0)))
     n = len(t.layers)
     rows = ("embedding", *(f"after block {i}" for i in range(n - 1)), f"after block {n - 1} = the output")
@@ -382,7 +373,7 @@ def trace_seeded(model: GPT, ids: tuple[int, ...], seed: int) -> Trace:
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _to_cpu(trace(model, idx))
+        return trace(model, idx)
 
 
 # ---- the architecture's stages, for the diagram ----------------------------------------------------
