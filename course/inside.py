@@ -371,6 +371,8 @@ def dropout_twin(model: GPT, p: float) -> GPT:
 def trace_seeded(model: GPT, ids: tuple[int, ...], seed: int) -> Trace:
     """`trace` under a fixed random seed, so a train-mode pass drops the same units every time."""
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
+    # nn.Dropout draws from the global generator: fork_rng restores it afterwards. A training run in
+    # another thread of the same server draws a few masks from this seeded state meanwhile; harmless.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return trace(model, idx)
