@@ -35,9 +35,9 @@ LESSONS = [
     Lesson("lessons/0_home.py", "Home", ":material/home:"),
     Lesson("lessons/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
     Lesson("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
-    Lesson("lessons/4_training.py", "3 · Train: bigram vs Transformer", ":material/monitoring:"),
+    Lesson("lessons/4_training.py", "4 · Train: bigram vs Transformer", ":material/monitoring:"),
     Lesson("lessons/5_inside.py", "5 · Inside the trained model", ":material/biotech:"),
-    Lesson("lessons/6_generate.py", "4 · Generate", ":material/edit_note:"),
+    Lesson("lessons/6_generate.py", "6 · Generate", ":material/edit_note:"),
     Lesson("lessons/7_beyond.py", "7 · From TinyGPT to ChatGPT", ":material/rocket_launch:"),
 ]
 TRAINING = "lessons/4_training.py"
