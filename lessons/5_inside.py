@@ -4,7 +4,7 @@ the components are in `lessons/inside_ui.py`."""
 
 import streamlit as st
 
-from course import inside
+from course import inside, inside_views
 from course.figures import inside as figures
 from lessons import inside_ui as parts
 from lessons import ui
@@ -103,7 +103,7 @@ st.markdown(
     "Read the residual stream after each block as if it were the last one: final LayerNorm, then the LM "
     "head. Each cell is that layer's likeliest next character; the bottom row is exactly the model's output."
 )
-lens = inside.lens_table(t, itos)
+lens = inside_views.lens_table(t, itos)
 ui.plot(figures.lens_figure(lens, labels), "inside_fig_lens")
 st.caption(lens.summary)
 ui.show_source(inside.logit_lens)

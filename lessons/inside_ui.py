@@ -5,7 +5,7 @@ figures `course.figures.inside`'s."""
 
 import streamlit as st
 
-from course import inside
+from course import inside, inside_views
 from course.figures import inside as figures
 from lessons import ui
 
@@ -22,8 +22,8 @@ def traced(picked: ui.Picked, prompt: str) -> inside.Traced:
 def embedding_figures(picked: ui.Picked):
     """The character embeddings' map and the position embeddings' similarity (None without them)."""
     model = picked.checkpoint.model
-    sim = inside.position_similarity(model)
-    em = figures.embedding_figure(inside.embedding_map(model, picked.checkpoint.tokenizer.chars))
+    sim = inside_views.position_similarity(model)
+    em = figures.embedding_figure(inside_views.embedding_map(model, picked.checkpoint.tokenizer.chars))
     return em, None if sim is None else figures.similarity_figure(sim)
 
 
@@ -40,12 +40,14 @@ def dropout_pass(picked: ui.Picked, ids: tuple, p: float, seed: int) -> inside.T
 def architecture(t: inside.Trace, labels, config) -> None:
     """The diagram, a stage chooser, and the chosen stage's tensor."""
     left, mid, right = st.columns([2, 1.3, 3.5])
-    stage = mid.radio("Stage", inside.stages_of(t), format_func=inside.STAGES.get, key="inside_stage")
-    in_block = stage in inside.BLOCK_STAGES
+    stage = mid.radio(
+        "Stage", inside_views.stages_of(t), format_func=inside_views.STAGES.get, key="inside_stage"
+    )
+    in_block = stage in inside_views.BLOCK_STAGES
     layer = mid.selectbox("Block", range(config.n_layer), key="inside_stage_layer") if in_block else 0
     left.graphviz_chart(figures.architecture_dot(config, stage, layer))
-    x = inside.stage_tensor(t, stage, layer)
-    title = f"{inside.STAGES[stage]}{f' in block {layer}' * in_block}: shape {tuple(x.shape)}"
+    x = inside_views.stage_tensor(t, stage, layer)
+    title = f"{inside_views.STAGES[stage]}{f' in block {layer}' * in_block}: shape {tuple(x.shape)}"
     with right:
         ui.plot(figures.tensor_figure(x, labels, None, title, height=520), "inside_fig_stage")
 
@@ -67,7 +69,7 @@ def final_softmax(t: inside.Trace, itos, labels, pos: int) -> None:
     left.caption(
         "The logits are divided by the temperature before softmax: below 1 sharpens, above 1 flattens."
     )
-    rows = inside.top_next(t.logits[pos], itos, 10, temperature)
+    rows = inside_views.top_next(t.logits[pos], itos, 10, temperature)
     with right:
         ui.plot(
             figures.top_figure(rows, f"After {labels[pos]}: the likeliest next characters"), "inside_fig_top"
@@ -85,5 +87,5 @@ def dropout(picked: ui.Picked, t: inside.Trace, labels, pos: int) -> None:
         with col:
             st.markdown(f"**`model.{mode}()`**: {float((run.x0 == 0).float().mean()):.1%} of x is 0")
             ui.plot(figures.dropout_figure(run.x0, labels, pos), f"inside_fig_{mode}")
-            rows = inside.top_next(run.logits[pos], picked.checkpoint.tokenizer.itos)
+            rows = inside_views.top_next(run.logits[pos], picked.checkpoint.tokenizer.itos)
             ui.plot(figures.top_figure(rows, f"{mode}: after {labels[pos]}", 260), f"inside_fig_top_{mode}")

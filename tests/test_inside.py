@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import decode_array
 
-from course import inside
+from course import inside, inside_views
 from course.figures import inside as figures
 from tinygpt import GPT, CharTokenizer, GPTConfig, load_checkpoint
 from tinygpt.gpt import mask_future
@@ -76,10 +76,14 @@ def test_models_with_pieces_switched_off_trace_too(switches):
     model = fresh(**switches)
     t = check_logits(model, ids_for(model))
     check_stages(model, t)
-    stages = inside.stages_of(t)
+    stages = inside_views.stages_of(t)
     assert ("pos_emb" in stages) == model.config.pos_emb
     assert ("hidden" in stages) == ("resid_out" in stages) == model.config.mlp
-    assert len(t.streams) == len(inside.stream_names(t)) == 1 + model.config.n_layer * (1 + model.config.mlp)
+    assert (
+        len(t.streams)
+        == len(inside_views.stream_names(t))
+        == 1 + model.config.n_layer * (1 + model.config.mlp)
+    )
 
 
 def check_stages(model: GPT, t: inside.Trace) -> None:
@@ -175,7 +179,7 @@ def test_a_prompt_is_read_the_way_sampling_reads_it(shipped):
 
 
 def test_characters_are_sorted_into_kinds():
-    assert [inside.char_kind(c) for c in "aZx3?\n b"] == [
+    assert [inside_views.char_kind(c) for c in "aZx3?\n b"] == [
         "vowel",
         "upper case",
         "consonant",
@@ -189,7 +193,7 @@ def test_characters_are_sorted_into_kinds():
 
 def test_the_embedding_map_is_the_first_two_principal_components(shipped):
     chars = shipped.tokenizer.chars
-    em = inside.embedding_map(shipped.model, chars)
+    em = inside_views.embedding_map(shipped.model, chars)
     w = shipped.model.transformer.wte.weight.detach()
     w = w - w.mean(0)
     assert em.points.shape == (len(chars), 2) and em.chars == tuple(chars)
@@ -197,21 +201,21 @@ def test_the_embedding_map_is_the_first_two_principal_components(shipped):
     s = torch.linalg.svdvals(w)
     assert torch.allclose(em.points.var(0, correction=0).sum() * len(chars), (s[:2] ** 2).sum(), rtol=1e-4)
     assert em.explained[0] >= em.explained[1] > 0 and sum(em.explained) < 1
-    assert torch.equal(em.points, inside.embedding_map(shipped.model, chars).points)  # no random signs
+    assert torch.equal(em.points, inside_views.embedding_map(shipped.model, chars).points)  # no random signs
     assert em.kinds[chars.index("a")] == "vowel" and em.kinds[chars.index("\n")] == "space/newline"
 
 
 def test_position_similarity(shipped):
-    sim = inside.position_similarity(shipped.model)
+    sim = inside_views.position_similarity(shipped.model)
     assert sim.shape == (128, 128) and torch.allclose(sim.diagonal(), torch.ones(128), atol=1e-5)
     assert torch.allclose(sim, sim.T)
-    assert inside.position_similarity(fresh(pos_emb=False)) is None
+    assert inside_views.position_similarity(fresh(pos_emb=False)) is None
 
 
 def test_the_lens_table_reads_the_lens(shipped):
     t = inside.trace(shipped.model, torch.tensor([shipped.tokenizer.encode(PROMPT)]))
     itos = shipped.tokenizer.itos
-    lens = inside.lens_table(t, itos)
+    lens = inside_views.lens_table(t, itos)
     assert lens.rows[0] == "embedding" and lens.rows[-1] == "after block 3 = the output"
     model_guess = [itos[i] for i in t.logits.argmax(-1).tolist()]
     assert lens.top[-1] == [inside.char_label(c) for c in model_guess]
@@ -224,7 +228,7 @@ def test_the_lens_table_reads_the_lens(shipped):
 def test_top_next_uses_samplings_temperature():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
     itos = dict(enumerate("ab\n "))
-    rows = inside.top_next(logits, itos, k=3, temperature=0.5)
+    rows = inside_views.top_next(logits, itos, k=3, temperature=0.5)
     assert [r["char"] for r in rows] == ["a", "b", "\n"] and rows[2]["label"] == "⏎"
     assert [r["p"] for r in rows] == pytest.approx(next_token_probs(logits, 0.5)[:3].tolist())
 
@@ -257,11 +261,11 @@ def test_dropout_in_train_mode_leaves_the_shared_model_alone(shipped):
 def test_stage_tensors_have_the_shapes_the_diagram_names(shipped):
     t = inside.trace(shipped.model, torch.tensor([shipped.tokenizer.encode(PROMPT[:10])]))
     widths = dict(hidden=1024, logits=65)
-    assert inside.stages_of(t) == list(inside.STAGES)
-    for stage in inside.STAGES:
+    assert inside_views.stages_of(t) == list(inside_views.STAGES)
+    for stage in inside_views.STAGES:
         for layer in (0, 3):
-            assert inside.stage_tensor(t, stage, layer).shape == (10, widths.get(stage, 256))
-    assert torch.equal(inside.stage_tensor(t, "ln_2", 3), t.layers[3].ln_2)
+            assert inside_views.stage_tensor(t, stage, layer).shape == (10, widths.get(stage, 256))
+    assert torch.equal(inside_views.stage_tensor(t, "ln_2", 3), t.layers[3].ln_2)
 
 
 # ---- figures ------------------------------------------------------------------------------------
@@ -293,7 +297,7 @@ def test_figures_draw_the_traced_numbers(shipped):
     assert att["data"][3]["text"] == ["−∞"] * (20 - pos - 1)
     stream = figures.stream_figure(t, labels, pos).to_dict()
     assert np.allclose(decode_array(stream["data"][1]["y"]), [x[pos].norm() for x in t.streams], rtol=1e-5)
-    lens = figures.lens_figure(inside.lens_table(t, tok.itos), labels).to_dict()
+    lens = figures.lens_figure(inside_views.lens_table(t, tok.itos), labels).to_dict()
     assert decode_array(lens["data"][0]["z"]).shape == (5, 20)
     ln = figures.layernorm_figure(layer.resid_in, layer.ln_1, labels, pos).to_dict()
     assert np.allclose(decode_array(ln["data"][2]["y"]), layer.ln_1.std(-1, correction=0), rtol=1e-5)
@@ -306,9 +310,11 @@ def test_figures_draw_the_traced_numbers(shipped):
     drop = figures.dropout_figure(twin.x0, labels, pos).to_dict()
     black = decode_array(drop["data"][1]["z"])
     assert black.shape == (20, 64) and (~np.isnan(black) == (twin.x0[:, :64] == 0).numpy()).all()
-    em = figures.embedding_figure(inside.embedding_map(model, tok.chars)).to_dict()
+    em = figures.embedding_figure(inside_views.embedding_map(model, tok.chars)).to_dict()
     assert sum(len(trace["text"]) for trace in em["data"]) == tok.vocab_size
-    assert figures.similarity_figure(inside.position_similarity(model)).to_dict()["data"][0]["zmid"] == 0
+    assert (
+        figures.similarity_figure(inside_views.position_similarity(model)).to_dict()["data"][0]["zmid"] == 0
+    )
 
 
 def test_a_model_on_its_own_vocabulary():
@@ -317,8 +323,8 @@ def test_a_model_on_its_own_vocabulary():
     torch.manual_seed(0)
     model = GPT(GPTConfig.preset("tiny", vocab_size=tok.vocab_size)).eval()
     tr = inside.trace_prompt(model, tok, "abcab")
-    assert inside.lens_table(tr.trace, tok.itos).top[0][0] in {"a", "b", "c", "␣", "⏎"}
-    assert inside.embedding_map(model, tok.chars).kinds == (
+    assert inside_views.lens_table(tr.trace, tok.itos).top[0][0] in {"a", "b", "c", "␣", "⏎"}
+    assert inside_views.embedding_map(model, tok.chars).kinds == (
         "space/newline",
         "space/newline",
         "vowel",

@@ -10,7 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from course.inside import KINDS, STAGES, EmbeddingMap, LayerTrace, Lens, Trace, stream_names, token_stats
+from course.inside import LayerTrace, Trace
+from course.inside_views import KINDS, STAGES, EmbeddingMap, Lens, stream_names, token_stats
 from tinygpt.gpt import GPTConfig
 
 ORANGE, PALE, GREY, INK = "#c2410c", "#f2b48c", "#d9d2c5", "#8a8173"
@@ -306,7 +307,7 @@ def hidden_figure(hidden, activation: str) -> go.Figure:
 
 
 def top_figure(rows: list[dict], title: str, height: int = 300) -> go.Figure:
-    """Bars of the likeliest next characters (rows from `course.inside.top_next`)."""
+    """Bars of the likeliest next characters (rows from `course.inside_views.top_next`)."""
     bars = go.Bar(
         x=[r["label"] for r in rows],
         y=[r["p"] for r in rows],
