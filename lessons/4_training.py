@@ -7,6 +7,8 @@ import streamlit as st
 from course import runs
 from lessons import training_ui as parts
 from lessons import ui
+from tinygpt.bigram import BigramLM
+from tinygpt.gpt import GPT
 from tinygpt.train import configure_optimizer, estimate_loss, get_lr, train
 
 PAGE = "lessons/4_training.py"
@@ -31,6 +33,7 @@ st.caption(
     "(on a CPU it takes hours to get that far)."
 )
 parts.plan_facts(spec, problems, data, busy=parts.owns_active(run))
+ui.show_source(BigramLM, GPT.forward, label="Show the code: the two models, and where the loss is computed")
 parts.start_stop(registry, run, spec, data, problems)
 if run is not None:
     parts.live(registry, run.id, floor, data.tokenizer.vocab_size)
