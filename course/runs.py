@@ -3,14 +3,17 @@
 A Run is a daemon thread that consumes `tinygpt.train.train()` into a thread-safe record; a race
 advances the bigram's and the GPT's generators one step each in turn (same batches, same seed,
 same wall clock), so neither model gets more time than the other. A RunRegistry finds runs by id
-(so a reloaded page can reattach) and caps how many run at once on the server ($TINYGPT_MAX_RUNS).
-Every run saves each model through `train()`'s checkpointing into the folder it is given.
+(so a reloaded page can reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS,
+by default one per training core) and shares the cores among them. Any viewer may watch a run;
+only its owner (the opaque token it was started with) may stop it or delete its files. Every run
+saves each model at each evaluation into its folder, marked "running" until it ends, so the runs a
+server restart cut short can be listed with their last saved step (`interrupted_runs`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -21,13 +24,13 @@ from pathlib import Path
 import torch
 
 from course.plan import RunSpec, TrainingData, count_parameters_of
-from tinygpt.checkpoint import SUFFIX, list_checkpoints
-from tinygpt.device import configure_threads
+from tinygpt.checkpoint import SUFFIX, CheckpointError, list_checkpoints, read_metadata
+from tinygpt.device import configure_threads, env_int, training_cores, training_threads
 from tinygpt.models import build_model
 from tinygpt.train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, train
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_RUNS = 2
+MOST_RUNS_BY_DEFAULT = 4  # beyond this, runs would get a thread each and still wait on memory
 RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "running", "stopping", "finished", "stopped", "failed"
 ACTIVE = (RUNNING, STOPPING)
 
@@ -36,9 +39,25 @@ class TooManyRuns(RuntimeError):
     """The server already runs as many training runs as it allows."""
 
 
+class NotYourRun(PermissionError):
+    """A viewer asked to stop or delete a run that another viewer started."""
+
+
+def default_max_runs(cores: int | None = None) -> int:
+    """One run per core that training may take (`training_cores`), at most MOST_RUNS_BY_DEFAULT:
+    1 on a 1-core box, 2 on 2 cores (a thread each when both run), 3 on 4 cores."""
+    return max(1, min(MOST_RUNS_BY_DEFAULT, training_cores(cores)))
+
+
 def configured_max_runs() -> int:
-    """The server-wide cap on running runs: $TINYGPT_MAX_RUNS, default 2."""
-    return max(1, int(os.environ.get("TINYGPT_MAX_RUNS") or DEFAULT_MAX_RUNS))
+    """The server-wide cap on running runs: $TINYGPT_MAX_RUNS, else `default_max_runs()`."""
+    return env_int("TINYGPT_MAX_RUNS") or default_max_runs()
+
+
+def owner_tag(owner: str | None) -> str | None:
+    """What a checkpoint records of its owner: a digest, so a downloaded file does not give away the
+    token that lets its owner delete it."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else None
 
 
 @dataclass
@@ -54,6 +73,8 @@ class ModelTrace:
     evals: list[dict] = field(default_factory=list)  # step, train_loss, val_loss, elapsed
     samples: list[tuple[int, str]] = field(default_factory=list)
     saved: bool = False
+    saved_step: int = 0  # the step of the last checkpoint that reached the disk
+    save_error: str | None = None  # why the last save failed (None once a save succeeds again)
 
     def copy(self) -> ModelTrace:
         """A snapshot: the lists copied, so the running run's appends do not reach it."""
@@ -72,10 +93,25 @@ class RunView:
     spec: RunSpec
     models: dict[str, ModelTrace]
     elapsed: float
+    folder: str = ""
+    threads: int = 0  # torch threads the run trains with now (0 before it starts)
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def save_problem(self) -> str | None:
+        """A sentence for the page when the run cannot save (disk full, read-only folder): training
+        goes on in memory, but what it learns is lost with the server. None while saves succeed."""
+        errors = {t.save_error for t in self.models.values() if t.save_error}
+        if not errors:
+            return None
+        kept = "; what it learns is lost when it ends" if self.status in ACTIVE else ""
+        return (
+            f"Could not save this run to {self.folder}: {'; '.join(sorted(errors))}. It keeps training in "
+            f"memory{kept}. Free some disk space or set TINYGPT_RUNS_DIR to a writable folder."
+        )
 
     @property
     def step(self) -> int:
@@ -107,22 +143,36 @@ class RunView:
 
 
 class Run:
-    """One training run in a daemon thread. Read it with `view()`; end it early with `stop()`."""
+    """One training run in a daemon thread. Read it with `view()`; end it early with `stop()`.
+    `owner` is the token of whoever started it; `threads()` says, each round, how many torch
+    threads the run may use now (it follows how many runs share the machine)."""
 
-    def __init__(self, spec: RunSpec, data: TrainingData, folder, name: str | None = None):
+    def __init__(
+        self,
+        spec: RunSpec,
+        data: TrainingData,
+        folder,
+        name: str | None = None,
+        owner: str | None = None,
+        threads=training_threads,
+    ):
         self.id = uuid.uuid4().hex[:12]
         self.name = name or _run_name(spec, self.id)
         self.spec, self.data, self.folder = spec, data, Path(folder)
+        self.owner, self._threads = owner, threads
         self.created = time.time()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._latched = False  # the stop request as seen at the start of the current lockstep round
+        self._threads_now = 0
         self._status, self._error, self._ended = RUNNING, None, None
         self._start = time.perf_counter()
         self._traces = {  # there from the start, so a view always shows every model of the run
             kind: ModelTrace(kind, count_parameters_of(kind, spec), str(self._path(kind)))
             for kind in spec.models
         }
+        self._summaries: dict[str, dict] = {}  # per model: what train() writes into each checkpoint
+        self._step_elapsed: dict[str, float] = {}  # per model: train()'s clock at its last step
         self._thread = threading.Thread(target=self._run, name=f"tinygpt-run-{self.id}", daemon=True)
 
     def start(self) -> Run:
@@ -156,13 +206,21 @@ class Run:
             end = self._ended or time.perf_counter()
             traces = {k: t.copy() for k, t in self._traces.items()}
             return RunView(
-                self.id, self.name, self._status, self._error, self.spec, traces, end - self._start
+                self.id,
+                self.name,
+                self._status,
+                self._error,
+                self.spec,
+                traces,
+                end - self._start,
+                str(self.folder),
+                self._threads_now,
             )
 
     def _run(self) -> None:
         try:
-            configure_threads()
-            _lockstep(self._generators(), self._record, self._latch_stop)
+            self._threads_now = configure_threads(self._threads())
+            _lockstep(self._generators(), self._record, self._new_round)
             outcome, error = (STOPPED if self._stop.is_set() else FINISHED), None
         except Exception as e:  # noqa: BLE001 - any failure must end in a readable status, not a dead thread
             log.exception("training run %s failed", self.id)
@@ -174,8 +232,9 @@ class Run:
         with self._lock:
             self._status, self._error, self._ended = outcome, error, time.perf_counter()
 
-    def _latch_stop(self) -> None:
+    def _new_round(self) -> None:
         self._latched = self._stop.is_set()
+        self._threads_now = configure_threads(self._threads())  # another run may have started or ended
 
     def _stopping(self) -> bool:
         """What `train()` asks after each step: every model of a race sees the same answer in a
@@ -191,11 +250,13 @@ class Run:
         for kind in self.spec.models:
             torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
             model = build_model(kind, self.spec.model_config(kind))
-            summary = {
+            summary = self._summaries[kind] = {  # train() reads it at each save: `status` can change
                 **self.data.summary,
                 "run_id": self.id,
                 "run_name": self.name,
                 "race": list(self.spec.models),
+                "owner": owner_tag(self.owner),
+                "status": RUNNING,
             }
             cfg = self.spec.train_config(kind, str(self._path(kind)))
             gens[kind] = train(model, self.data.splits, cfg, self.data.tokenizer, self._stopping, summary)
@@ -208,7 +269,9 @@ class Run:
                 trace.steps.append(event.step)
                 trace.losses.append(event.loss)
                 trace.times.append(time.perf_counter() - self._start)
+                self._step_elapsed[kind] = event.elapsed
             elif isinstance(event, EvalEvent):
+                self._summaries[kind]["status"] = self._outcome_if_last(kind, event.step)
                 elapsed = time.perf_counter() - self._start
                 trace.evals.append(
                     {
@@ -221,7 +284,23 @@ class Run:
             elif isinstance(event, SampleEvent):
                 trace.samples.append((event.step, event.text))
             elif isinstance(event, CheckpointEvent):
-                trace.saved = True
+                # `error`: set by train() when the save failed and training went on (OSError)
+                trace.save_error = getattr(event, "error", None)
+                if trace.save_error is None:
+                    trace.saved, trace.saved_step = True, event.step
+
+    def _outcome_if_last(self, kind: str, step: int) -> str:
+        """The status the checkpoint about to be saved should carry: train() evaluates and saves at
+        the end, for the same reasons it checks here (`train._stop_reason`), so the last save says
+        how the run ended and every earlier one says "running"."""
+        cfg = self.spec.train
+        if self._latched:
+            return STOPPED
+        if (cfg.max_steps is not None and step >= cfg.max_steps) or (
+            cfg.max_seconds is not None and self._step_elapsed.get(kind, 0.0) >= cfg.max_seconds
+        ):
+            return FINISHED
+        return RUNNING
 
 
 def _run_name(spec: RunSpec, run_id: str) -> str:
@@ -270,8 +349,11 @@ class RunRegistry:
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
-    def start(self, spec: RunSpec, data: TrainingData, folder, name: str | None = None) -> Run:
-        """Start a run that saves into `folder`; raises TooManyRuns when the server is full."""
+    def start(
+        self, spec: RunSpec, data: TrainingData, folder, name: str | None = None, owner: str | None = None
+    ) -> Run:
+        """Start a run that saves into `folder`, stoppable by `owner` only; raises TooManyRuns when
+        the server is full."""
         with self._lock:
             running = [j for j in self._runs.values() if j.status in ACTIVE]
             if len(running) >= self.max_runs:
@@ -279,7 +361,7 @@ class RunRegistry:
                     f"This server is already training {len(running)} model run(s), its limit "
                     f"(TINYGPT_MAX_RUNS={self.max_runs}) so that it stays responsive. Try again when one ends."
                 )
-            run = Run(spec, data, folder, name)
+            run = Run(spec, data, folder, name, owner, self.threads_per_run)
             self._runs[run.id] = run
             self._forget_old()
         return run.start()
@@ -295,6 +377,26 @@ class RunRegistry:
 
     def running(self) -> list[Run]:
         return [j for j in self.runs() if j.status in ACTIVE]
+
+    def threads_per_run(self) -> int:
+        """Each running run's share of the training cores (or $TINYGPT_THREADS)."""
+        return training_threads(runs=len(self.running()))
+
+    def can_control(self, run_id: str | None, owner: str | None) -> bool:
+        """Whether `owner` may stop this run: only the one who started it (watching is for all)."""
+        run = self.get(run_id)
+        return run is not None and owner is not None and run.owner == owner
+
+    def stop(self, run_id: str, owner: str | None) -> None:
+        """Stop a run on behalf of `owner`; raises NotYourRun for a run someone else started."""
+        if not self.can_control(run_id, owner):
+            raise NotYourRun("Only the viewer who started this run can stop it; you can watch it.")
+        self.get(run_id).stop()
+
+    def interrupted(self, folder) -> list[SavedRun]:
+        """The runs saved in `folder` mid-way that no run of this server is still writing: cut short
+        by a restart (or a crash) after their last saved evaluation."""
+        return interrupted_runs(folder, {run.id for run in self.runs()})
 
     def busy_paths(self) -> set[Path]:
         """Checkpoint files that a running run is still writing."""
@@ -331,11 +433,57 @@ def saved_runs(folder) -> list[tuple[Path, dict]]:
     return list_checkpoints(folder) if Path(folder).is_dir() else []
 
 
-def delete_saved_run(path, folder, busy: set[Path] = frozenset()) -> None:
-    """Delete one checkpoint of `folder`; refuses files outside it and files a running run writes."""
+def owns_saved(meta: dict, owner: str | None) -> bool:
+    """Whether `owner` may delete this saved run: theirs, or one that records no owner (saved by
+    the command line or an older version)."""
+    recorded = meta.get("summary", {}).get("owner")
+    return recorded is None or recorded == owner_tag(owner)
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run found on disk: its id and name, the step of its last save (the lowest of its models'),
+    its checkpoint files and when it was last saved (seconds since the epoch)."""
+
+    run_id: str
+    name: str
+    step: int
+    paths: tuple[Path, ...]
+    saved_at: float
+
+
+def interrupted_runs(folder, live: set[str] = frozenset()) -> list[SavedRun]:
+    """Runs in `folder` whose last checkpoint still says "running" and that are not among the `live`
+    run ids: a server restart ended them between two evaluations. Newest first."""
+    found: dict[str, list[tuple[Path, dict]]] = {}
+    for path, meta in saved_runs(folder):
+        s = meta["summary"]
+        if s.get("status") == RUNNING and s.get("run_id") and s["run_id"] not in live:
+            found.setdefault(s["run_id"], []).append((path, s))
+    return [
+        SavedRun(
+            run_id,
+            files[0][1].get("run_name", run_id),
+            min(int(s.get("steps", 0)) for _, s in files),
+            tuple(sorted(p for p, _ in files)),
+            max(p.stat().st_mtime for p, _ in files),
+        )
+        for run_id, files in found.items()
+    ]
+
+
+def delete_saved_run(path, folder, busy: set[Path] = frozenset(), owner: str | None = None) -> None:
+    """Delete one checkpoint of `folder` on behalf of `owner`; refuses files outside it, files a
+    running run writes, and (NotYourRun) another viewer's run."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     if path.parent != folder or path.suffix != SUFFIX:
         raise ValueError(f"{path.name} is not one of the saved runs")
     if path in busy:
         raise ValueError(f"{path.name} belongs to a run that is still training: stop it first")
+    try:
+        meta = read_metadata(path)
+    except CheckpointError:  # not a checkpoint any more (truncated, replaced): anyone may clear it
+        meta = {}
+    if not owns_saved(meta, owner):
+        raise NotYourRun(f"{path.name} was saved by another viewer: only they can delete it")
     path.unlink(missing_ok=True)

@@ -1,12 +1,18 @@
-"""Which device to train on (CUDA, then Apple MPS, then CPU), how to describe it, and which
-precision to use there. Every device-specific branch of the project lives in this module."""
+"""Which device to train on (CUDA, then Apple MPS, then CPU), how to describe it, which precision
+to use there, and how many CPU threads: the cores this process may really use (affinity and the
+container's quota) shared among the training runs. Every device-specific branch of the project
+lives in this module."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from pathlib import Path
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def best_device() -> str:
@@ -85,25 +91,78 @@ def to_device(t: torch.Tensor, device: str) -> torch.Tensor:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use n torch threads (default: $TINYGPT_THREADS or all cores); returns the number set."""
-    n = n or int(os.environ.get("TINYGPT_THREADS", 0)) or os.cpu_count() or 1
+    """Use n torch threads (default: $TINYGPT_THREADS or every available core); returns the number set."""
+    n = n or env_int("TINYGPT_THREADS") or available_cores()
     torch.set_num_threads(n)
     return n
 
 
-def training_threads(cores: int | None = None) -> int:
-    """Torch threads for training: $TINYGPT_THREADS if set; else every core on a 1-2 core machine
-    (leaving one idle would halve training), and all but one core on a bigger one, so the web
-    server always has a core to answer on."""
-    if os.environ.get("TINYGPT_THREADS"):
-        return max(1, int(os.environ["TINYGPT_THREADS"]))
-    cores = cores or os.cpu_count() or 1
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def available_cores(cgroup: Path = CGROUP) -> int:
+    """The CPU cores this process may really use: the CPUs it may run on (its affinity), capped by
+    the container's CPU quota, rounded down, at least 1. `os.cpu_count()` reports the host's cores
+    inside a container (Streamlit Community Cloud, Docker), often many more than the app's share;
+    threads beyond the quota are throttled, and OpenMP threads spinning for a throttled one stall."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cgroup)
+    if quota is not None:
+        cores = min(cores, int(quota))
+    return max(1, cores)
+
+
+def cgroup_cpu_quota(cgroup: Path = CGROUP) -> float | None:
+    """The cgroup's CPU quota in cores ("200000 100000" in cgroup v2's cpu.max is 2.0), or None
+    when there is none or it cannot be read (not Linux, no cgroup filesystem)."""
+    try:
+        if (cgroup / "cpu.max").is_file():  # cgroup v2: "quota period" or "max period"
+            quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        else:  # cgroup v1: cfs_quota_us is -1 when unlimited
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1") or int(period) <= 0:
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def env_int(name: str) -> int | None:
+    """A whole number of at least 1 from the environment variable `name`; None when it is unset,
+    or set to anything else (with a warning in the log, so a typo in a deploy's settings falls back
+    to the default instead of breaking every page)."""
+    value = os.environ.get(name, "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    if value:
+        log.warning("ignoring %s=%r: it must be a whole number of at least 1", name, value)
+    return None
+
+
+def training_cores(cores: int | None = None) -> int:
+    """The cores training may take: all of them on a 1-2 core machine (leaving one idle would halve
+    training), all but one on a bigger one, so the web server always has a core to answer on."""
+    cores = cores or available_cores()
     return cores if cores <= 2 else cores - 1
 
 
-def configure_threads() -> int:
-    """Set torch's (process-wide) intra-op threads to `training_threads()`; returns the number."""
-    n = training_threads()
+def training_threads(cores: int | None = None, runs: int = 1) -> int:
+    """Torch threads for one training run while `runs` runs train at once: $TINYGPT_THREADS if set;
+    else an equal share of `training_cores()`, at least 1. Two runs on 2 cores get a thread each
+    rather than 2 threads each fighting for the same cores."""
+    return env_int("TINYGPT_THREADS") or max(1, training_cores(cores) // max(1, runs))
+
+
+def configure_threads(n: int | None = None) -> int:
+    """Give the calling thread `n` torch intra-op threads (default: `training_threads()`); returns n.
+    With PyTorch's OpenMP backend the count belongs to the calling thread, but a thread's first
+    torch call resets it to the process-wide default: `get_num_threads()` makes that first call
+    before the count is set, so a run started while another changes threads still gets its own."""
+    n = n or training_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
