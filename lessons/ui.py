@@ -5,8 +5,10 @@ real-source viewer, links between lessons, charts, the learner's chosen text, an
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,7 +61,20 @@ def show_source(*objects, label: str | None = None, expanded: bool = False) -> N
     names = ", ".join(f"`{o.__module__}.{o.__qualname__}`" for o in objects)
     with st.expander(label or f"Show the code: {names}", expanded=expanded, icon=":material/code:"):
         for obj in objects:
-            st.code(inspect.getsource(obj), language="python")
+            st.code(source_of(obj), language="python")
+
+
+_SOURCE_LOCK = threading.Lock()
+
+
+@functools.cache
+def source_of(obj) -> str:
+    """inspect.getsource, once per object and one thread at a time. For a class, Python 3.11 and 3.12
+    parse its module with `ast`, whose C state all threads share: two viewers' pages showing code at
+    the same moment failed with "SystemError: AST constructor recursion depth mismatch" in the
+    deploy rehearsal (bench/rehearsal.py; CPython gh-106905)."""
+    with _SOURCE_LOCK:
+        return inspect.getsource(obj)
 
 
 def link(path: str, label: str | None = None, icon: str = ":material/arrow_forward:") -> None:
