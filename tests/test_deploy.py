@@ -245,12 +245,12 @@ def test_a_viewer_who_opens_another_viewers_run_link_can_watch_but_not_stop_it(r
     run_id = runs.shared_registry().runs()[0].id
     try:
         assert any(b.key == "train_stop" for b in a.button)
-        b = app_test("app.py")
-        b.query_params["run"] = run_id
+        b = open_page("lessons/4_training.py")
+        b.query_params["run"] = run_id  # B opens the link A shared
         b.run()
-        b.switch_page("lessons/4_training.py").run()
         assert not b.exception
+        assert runs.shared_registry().get(run_id).name in everything_shown(b)  # B sees the run
+        assert not any(button.key == "train_stop" for button in b.button), "viewer B may stop A's run"
         assert "Watching" in everything_shown(b)
-        assert not any(button.key == "train_stop" for button in b.button)
     finally:
         runs.shared_registry().stop_all()
