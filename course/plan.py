@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import torch
 
+from course.text import duration
 from tinygpt.bigram import BigramConfig
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
@@ -70,6 +71,11 @@ TRAIN_DEFAULTS: dict[str, dict] = {
         sample_tokens=40,
     ),
 }
+# A modest speed for each kind of device, in FLOP/s (this project's 2-core CPU does about 1.8e11 in
+# fp32): settings whose single step would take longer than MAX_STEP_SECONDS are refused before the
+# page times a real step, which would build the model and keep the server busy for minutes.
+NOMINAL_FLOPS = {"cpu": 1e11, "mps": 1e12, "cuda": 1e13}
+MAX_STEP_SECONDS = 30
 MEMORY_SHARE = 0.8  # refuse a run whose estimate needs more than this share of the free memory
 
 
@@ -219,7 +225,19 @@ def check_spec(spec: RunSpec, data: TrainingData, device: str = "auto") -> list[
             f"batch {spec.train.batch_size} x block {spec.block_size}) but {device} has {_gb(free)} free: "
             "lower the batch size, block size, layers or embedding size"
         )
+    seconds = step_flops(spec) / NOMINAL_FLOPS[device.split(":")[0]]
+    if seconds > MAX_STEP_SECONDS:
+        problems.append(
+            f"one training step would take about {duration(seconds)} on {device} ({step_flops(spec):.1e} "
+            "floating-point operations): lower the batch size, block size, layers or embedding size"
+        )
     return problems
+
+
+def step_flops(spec: RunSpec) -> float:
+    """About 6 x parameters x tokens for one step of every model of the run (forward and backward)."""
+    tokens = spec.train.batch_size * spec.block_size
+    return sum(6 * count_parameters_of(kind, spec) * tokens for kind in spec.models)
 
 
 def _gb(n: float) -> str:

@@ -2,6 +2,7 @@
 shown before starting, the run panel (start, stop, the live chart) and the saved runs. Planning is
 `course.plan`, the background run `course.runs`, the chart and tables `course.figures.training`."""
 
+import uuid
 from functools import partial
 
 import streamlit as st
@@ -15,7 +16,7 @@ from tinygpt.device import best_device, configure_threads, describe_device
 from tinygpt.gpt import PRESETS
 
 REFRESH = 1.0  # seconds between redraws of a running run (bench/bench_race.py measures its cost)
-RUN, OWNED = "train_run_id", "train_owned"
+RUN, VIEWER = "train_run_id", "train_viewer"
 WHAT = {"race": plan.RACE, "gpt": ("gpt",), "bigram": ("bigram",)}
 WHAT_LABELS = {"race": "Race both", "gpt": "Transformer only", "bigram": "Bigram only"}
 PERSIST = dict(persist_state="session")  # the settings survive a visit to another lesson
@@ -44,20 +45,24 @@ def step_time(_spec: plan.RunSpec, _data: plan.TrainingData, key: str) -> plan.S
     return plan.time_per_step(_spec, _data)
 
 
+def viewer() -> str:
+    """This browser session's token: the runs it starts are its own to stop and delete."""
+    return st.session_state.setdefault(VIEWER, uuid.uuid4().hex)
+
+
 def attached_run(registry: runs.RunRegistry) -> runs.Run | None:
-    """The run this session shows: the one it started or chose to watch, or after a reload the one in
-    the URL (a reload keeps the right to stop it)."""
-    st.session_state.setdefault(OWNED, set())
-    run = registry.get(st.session_state.get(RUN))
-    if run is None and (run := registry.get(st.query_params.get("run"))) is not None:
-        st.session_state[OWNED].add(run.id)
+    """The run this session shows: the one it started or chose to watch, or the one in the URL (a
+    shared link or a reload: watched, stoppable only by the session that started it)."""
+    run = registry.get(st.session_state.get(RUN)) or registry.get(st.query_params.get("run"))
     if run is not None:
         st.session_state[RUN] = st.query_params["run"] = run.id
     return run
 
 
 def owns_active(run: runs.Run | None) -> bool:
-    return run is not None and run.id in st.session_state[OWNED] and run.status in runs.ACTIVE
+    return (
+        run is not None and runs.shared_registry().can_control(run.id, viewer()) and run.status in runs.ACTIVE
+    )
 
 
 def _apply_preset() -> None:
@@ -162,18 +167,17 @@ def start_stop(registry, run, spec, data, problems) -> None:
         if left.button(
             "Stop", icon=":material/stop:", key="train_stop", help="Evaluates and saves what it learned."
         ):
-            run.stop()
+            registry.stop(run.id, viewer())
     elif left.button(
         "Start training", "train_start", type="primary", icon=":material/play_arrow:", disabled=bool(problems)
     ):
         try:
-            run = registry.start(spec, data, ui.USER_DIR)
-            st.session_state[OWNED].add(run.id)
+            run = registry.start(spec, data, ui.USER_DIR, owner=viewer())
             st.session_state[RUN] = st.query_params["run"] = run.id
             st.rerun()
         except runs.TooManyRuns as e:
             right.warning(str(e), icon=":material/hourglass_top:")
-    if run is not None and run.id not in st.session_state[OWNED]:
+    if run is not None and not registry.can_control(run.id, viewer()):
         right.caption(f"Watching **{run.name}**, started in another browser session.")
 
 
@@ -203,6 +207,8 @@ def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
             f"Dotted grey: ln({vocab_size}), the loss of a model that guesses every character equally."
         )
         samples(view, floor)
+        if view.save_problem:
+            st.warning(view.save_problem, icon=":material/sd_card_alert:")
         if view.status == runs.FAILED:
             st.error(view.error, icon=":material/error:")
         elif not view.active:
@@ -250,11 +256,22 @@ def saved_runs(registry, run) -> None:
             mime="application/octet-stream",
             icon=":material/download:",
         )
+        mine = runs.owns_saved(meta, viewer())
         if cols[2].button(
-            "Delete", key=f"train_del_{path.name}", icon=":material/delete:", disabled=path.resolve() in busy
+            "Delete",
+            key=f"train_del_{path.name}",
+            icon=":material/delete:",
+            disabled=path.resolve() in busy or not mine,
+            help=None if mine else "Saved by another viewer: only they can delete it.",
         ):
-            runs.delete_saved_run(path, ui.USER_DIR, busy)
+            runs.delete_saved_run(path, ui.USER_DIR, busy, owner=viewer())
             st.rerun()
+    for cut in registry.interrupted(ui.USER_DIR):
+        st.warning(
+            f"**{cut.name}** was still training when the server restarted. Its last save, at step "
+            f"{cut.step:,}, is kept: sample from it in the generation lesson.",
+            icon=":material/restart_alt:",
+        )
     if others := [r for r in registry.runs() if run is None or r.id != run.id]:
         with st.expander(f"Runs on this server ({len(others)})", icon=":material/dns:"):
             for other in others:

@@ -233,11 +233,6 @@ def test_nothing_one_viewer_types_or_chooses_reaches_another_viewer():
         assert session_values(path, b) == before[path], f"{path}: viewer B's widgets moved"
 
 
-@pytest.mark.xfail(
-    reason="lessons/training_ui.attached_run grants a run to whoever opens its ?run= link; the page "
-    "should ask runs.RunRegistry.can_control (docs/deploy.md, 'One server, many viewers')",
-    strict=True,
-)
 def test_a_viewer_who_opens_another_viewers_run_link_can_watch_but_not_stop_it(runs_dir):
     a = open_page("lessons/4_training.py")
     a.number_input(key="train_max_seconds").set_value(30.0).run()

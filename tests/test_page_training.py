@@ -119,7 +119,7 @@ def test_a_run_starts_its_chart_grows_it_stops_and_is_saved(runs_dir):
     assert at.button(key="train_start") is not None  # free to start another
 
 
-def test_a_reload_reattaches_through_the_url_and_can_stop_the_run():
+def test_a_reload_reattaches_through_the_url_and_the_run_goes_on():
     at = tiny(page())
     at.button(key="train_start").click().run()
     run_id = at.session_state["train_run_id"]
@@ -129,8 +129,11 @@ def test_a_reload_reattaches_through_the_url_and_can_stop_the_run():
     reloaded.run()
     assert not reloaded.exception
     job = runs.shared_registry().get(run_id)
-    assert job.name in progress_text(reloaded)
-    reloaded.button(key="train_stop").click().run()
+    assert job.name in progress_text(reloaded) and job.status == runs.RUNNING
+    # a reload is a new browser session: it watches, and only the session that started the run stops it
+    with pytest.raises(KeyError):
+        reloaded.button(key="train_stop")
+    at.button(key="train_stop").click().run()
     assert job.wait(60) and job.status == runs.STOPPED
 
 

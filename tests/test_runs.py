@@ -396,3 +396,12 @@ def test_presets_come_with_training_settings():
         assert d["n_embd"] % d["n_head"] == 0 and (d["max_steps"] or d["max_seconds"])
     with pytest.raises(ValueError, match="unknown preset"):
         plan.preset_defaults("huge")
+
+
+def test_a_step_too_slow_for_the_device_is_refused_before_it_is_timed(data):
+    """A model whose one step would take minutes here is refused with the reason, so the page never
+    builds and times it (that would hold the server for minutes)."""
+    spec = plan.make_spec(plan.RACE, data.tokenizer.vocab_size, "cpu", n_embd=4096)
+    problems = plan.check_spec(spec, data, "cpu")
+    assert any("one training step would take about" in p and "lower the batch size" in p for p in problems)
+    assert plan.check_spec(plan.make_spec(("gpt",), data.tokenizer.vocab_size, "lecture"), data, "cpu") == []

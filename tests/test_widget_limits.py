@@ -49,8 +49,15 @@ def values_to_try(kind: str, w) -> list:
         return [not w.value]
     if kind in CHOICE:  # options are labels: try those that are their own value
         return [o for o in w.options if o != w.value and labels_itself(w, o)]
-    if kind == "select_slider":
-        return [w.options[0], w.options[-1]]
+    if kind == "select_slider":  # options are labels: numbers become numbers again; labels that are
+        ends = [w.options[0], w.options[-1]]  # not numbers over integer values mean range(n), by index
+        if isinstance(w.value, int):
+            return (
+                [int(e) for e in ends]
+                if all(e.lstrip("-").isdigit() for e in ends)
+                else [0, len(w.options) - 1]
+            )
+        return ends
     p = w.proto
     low = p.min if kind == "slider" or p.has_min else -UNBOUNDED
     high = p.max if kind == "slider" or p.has_max else UNBOUNDED
