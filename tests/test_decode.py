@@ -19,6 +19,7 @@ VARIANTS = {
     "no mlp": dict(mlp=False),
     "no position embedding": dict(pos_emb=False),
     "unscaled attention": dict(attn_scale=False),
+    "pytorch init": dict(init="pytorch"),
 }
 
 

@@ -18,6 +18,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 ACTIVATIONS = ("gelu", "relu")
+INITS = ("gpt2", "pytorch")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class GPTConfig:
     activation: str = "gelu"  # the MLP's non-linearity: gelu (GPT-2) or relu (the lecture)
     residual: bool = True  # x + f(x) around attention and the MLP, rather than f(x)
     layer_norm: bool = True  # pre-norm LayerNorm before attention, the MLP and the LM head
+    # gpt2: weights from N(0, 0.02), residual projections scaled down (nanoGPT). pytorch: each layer's
+    # own default, as in the lecture's video, which the climb's small models without LayerNorm need.
+    init: str = "gpt2"
 
     def __post_init__(self):
         problems = config_problems(self)
@@ -90,6 +94,8 @@ def config_problems(config: GPTConfig) -> list[str]:
         problems.append(f"dropout must be in [0, 1) (got {config.dropout})")
     if config.activation not in ACTIVATIONS:
         problems.append(f"activation must be one of {', '.join(ACTIVATIONS)} (got {config.activation!r})")
+    if config.init not in INITS:
+        problems.append(f"init must be one of {', '.join(INITS)} (got {config.init!r})")
     if config.mlp and not config.proj and config.mlp_ratio != 1:
         problems.append("without output projections the MLP must stay n_embd wide (mlp_ratio 1)")
     return problems
@@ -310,15 +316,19 @@ class GPT(nn.Module):
         )
         self.transformer = nn.ModuleDict(parts)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                # scaled init for residual projections, per GPT-2: keeps the stream's variance flat
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        if config.init == "gpt2":  # else keep what each layer's constructor drew (PyTorch's defaults)
+            self._init_gpt2()
 
     @property
     def context_size(self) -> int:
         return self.config.block_size
+
+    def _init_gpt2(self):
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                # scaled init for residual projections, per GPT-2: keeps the stream's variance flat
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
     def _init_weights(self, module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
