@@ -2,7 +2,8 @@
 
 A Run is a daemon thread that consumes `tinygpt.train.train()` into a thread-safe record; a race
 advances the bigram's and the GPT's generators one step each in turn (same batches, same seed,
-same wall clock), so neither model gets more time than the other. A RunRegistry finds runs by id
+same wall clock), so neither model gets more time than the other; a run whose class sets `in_turn`
+(the ladder's, course/ladder.py) trains its models one after another instead. A RunRegistry finds runs by id
 (so a reloaded page can reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS,
 by default one per training core) and shares the cores among them. Any viewer may watch a run;
 only its owner (the opaque token it was started with) may stop it or delete its files. Every run
@@ -95,6 +96,13 @@ class RunView:
     elapsed: float
     folder: str = ""
     threads: int = 0  # torch threads the run trains with now (0 before it starts)
+    in_turn: bool = False  # the models train one after another, not in lockstep
+
+    @property
+    def total_steps(self) -> int | None:
+        """Steps the whole run takes when it ends by steps: each model's, in turn or side by side."""
+        steps = self.spec.train.max_steps
+        return steps * len(self.models) if steps and self.in_turn else steps
 
     @property
     def active(self) -> bool:
@@ -115,14 +123,16 @@ class RunView:
 
     @property
     def step(self) -> int:
-        return min((len(t.steps) for t in self.models.values()), default=0)
+        """Steps taken: by all the models together when they train in turn, else by each of them."""
+        counts = [len(t.steps) for t in self.models.values()]
+        return sum(counts) if self.in_turn else min(counts, default=0)
 
     @property
     def progress(self) -> float:
         """Fraction done, by steps or by the time budget, whichever ends the run first."""
         cfg, parts = self.spec.train, [0.0]
         if cfg.max_steps:
-            parts.append(self.step / cfg.max_steps)
+            parts.append(self.step / self.total_steps)
         if cfg.max_seconds:
             parts.append(self.elapsed / cfg.max_seconds)
         return 1.0 if self.status == FINISHED else min(1.0, max(parts))
@@ -147,6 +157,8 @@ class Run:
     `owner` is the token of whoever started it; `threads()` says, each round, how many torch
     threads the run may use now (it follows how many runs share the machine)."""
 
+    in_turn = False  # True in subclasses whose models train one after another
+
     def __init__(
         self,
         spec: RunSpec,
@@ -168,7 +180,7 @@ class Run:
         self._status, self._error, self._ended = RUNNING, None, None
         self._start = time.perf_counter()
         self._traces = {  # there from the start, so a view always shows every model of the run
-            kind: ModelTrace(kind, count_parameters_of(kind, spec), str(self._path(kind)))
+            kind: ModelTrace(kind, self._count_parameters(kind), str(self._path(kind)))
             for kind in spec.models
         }
         self._summaries: dict[str, dict] = {}  # per model: what train() writes into each checkpoint
@@ -215,12 +227,16 @@ class Run:
                 end - self._start,
                 str(self.folder),
                 self._threads_now,
+                self.in_turn,
             )
 
     def _run(self) -> None:
         try:
             self._threads_now = configure_threads(self._threads())
-            _lockstep(self._generators(), self._record, self._new_round)
+            if self.in_turn:
+                _in_turn(self._generators(), self._record, self._new_round, self._stop.is_set)
+            else:
+                _lockstep(self._generators(), self._record, self._new_round)
             outcome, error = (STOPPED if self._stop.is_set() else FINISHED), None
         except Exception as e:  # noqa: BLE001 - any failure must end in a readable status, not a dead thread
             log.exception("training run %s failed", self.id)
@@ -248,8 +264,7 @@ class Run:
     def _generators(self) -> dict[str, Iterator]:
         gens = {}
         for kind in self.spec.models:
-            torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
-            model = build_model(kind, self.spec.model_config(kind))
+            model = self._build(kind)
             summary = self._summaries[kind] = {  # train() reads it at each save: `status` can change
                 **self.data.summary,
                 "run_id": self.id,
@@ -261,6 +276,13 @@ class Run:
             cfg = self.spec.train_config(kind, str(self._path(kind)))
             gens[kind] = train(model, self.data.splits, cfg, self.data.tokenizer, self._stopping, summary)
         return gens
+
+    def _build(self, kind: str) -> torch.nn.Module:
+        torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
+        return build_model(kind, self.spec.model_config(kind))
+
+    def _count_parameters(self, kind: str) -> int:
+        return count_parameters_of(kind, self.spec)
 
     def _record(self, kind: str, event) -> None:
         with self._lock:
@@ -328,6 +350,20 @@ def _lockstep(gens: dict[str, Iterator], record, new_round=lambda: None) -> None
                 active.pop(kind, None)
 
 
+def _in_turn(gens: dict[str, Iterator], record, new_step, stopped) -> None:
+    """Run each generator to its end, one after another, recording every event; `new_step()` is
+    called before each step, as `_lockstep` calls it before each round. Once `stopped()`, the
+    models not yet started are left untrained."""
+    for kind, gen in gens.items():
+        if stopped():
+            break
+        new_step()
+        for event in gen:
+            record(kind, event)
+            if isinstance(event, StepEvent):
+                new_step()
+
+
 def failure_message(e: Exception) -> str:
     """A sentence for the page: out-of-memory gets advice, anything else its type and message."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -350,10 +386,16 @@ class RunRegistry:
         self._lock = threading.Lock()
 
     def start(
-        self, spec: RunSpec, data: TrainingData, folder, name: str | None = None, owner: str | None = None
+        self,
+        spec: RunSpec,
+        data: TrainingData,
+        folder,
+        name: str | None = None,
+        owner: str | None = None,
+        run_class: type[Run] | None = None,
     ) -> Run:
         """Start a run that saves into `folder`, stoppable by `owner` only; raises TooManyRuns when
-        the server is full."""
+        the server is full. `run_class`: a subclass of Run to start instead (the ladder's)."""
         with self._lock:
             running = [j for j in self._runs.values() if j.status in ACTIVE]
             if len(running) >= self.max_runs:
@@ -361,7 +403,7 @@ class RunRegistry:
                     f"This server is already training {len(running)} model run(s), its limit "
                     f"(TINYGPT_MAX_RUNS={self.max_runs}) so that it stays responsive. Try again when one ends."
                 )
-            run = Run(spec, data, folder, name, owner, self.threads_per_run)
+            run = (run_class or Run)(spec, data, folder, name, owner, self.threads_per_run)
             self._runs[run.id] = run
             self._forget_old()
         return run.start()
