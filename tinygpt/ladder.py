@@ -103,9 +103,9 @@ def rung_config(rung: Rung, vocab_size: int, settings: LadderSettings = LadderSe
     """The rung's model config: the ladder's shape (block 8, n_embd 32, no dropout) plus its changes."""
     if rung.model_type == "bigram":
         return config_for("bigram", {"vocab_size": vocab_size})
-    shape = dict(vocab_size=vocab_size, block_size=settings.block_size, n_embd=settings.n_embd, dropout=0.0)
-    shape["init"] = "pytorch"  # the video's init: with N(0, 0.02) the rungs without LayerNorm learn slower
-    return config_for("gpt", {**shape, **rung.changes})
+    # PyTorch's default init, as in the video: from N(0, 0.02) the rungs without LayerNorm learn slower
+    shape = dict(block_size=settings.block_size, n_embd=settings.n_embd, dropout=0.0, init="pytorch")
+    return config_for("gpt", {"vocab_size": vocab_size, **shape, **rung.changes})
 
 
 def build_rung(rung: Rung, vocab_size: int, settings: LadderSettings = LadderSettings()) -> torch.nn.Module:
