@@ -37,6 +37,7 @@ LESSONS = [
     Lesson("lessons/0_home.py", "Home", ":material/home:"),
     Lesson("lessons/1_dataset.py", "1 · Dataset & tokenizer", ":material/dataset:"),
     Lesson("lessons/2_attention.py", "2 · The attention trick", ":material/grid_on:"),
+    Lesson("lessons/3_transformer.py", "3 · Build the Transformer", ":material/layers:"),
     Lesson("lessons/4_training.py", "4 · Train: bigram vs Transformer", ":material/monitoring:"),
     Lesson("lessons/5_inside.py", "5 · Inside the trained model", ":material/biotech:"),
     Lesson("lessons/6_generate.py", "6 · Generate", ":material/edit_note:"),
