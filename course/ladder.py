@@ -15,7 +15,7 @@ import torch
 from course.runs import Run, RunView
 from tinygpt.bigram import BigramLM
 from tinygpt.checkpoint import read_metadata
-from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, explicit_attention
+from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig, explicit_attention
 from tinygpt.ladder import (
     CLIMB,
     DESCENT,
@@ -33,6 +33,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 RESULTS = SHIPPED / "ladder.json"
 TOP_MODEL = SHIPPED / "shakespeare-gpt.safetensors"
 LECTURE_TOP_VAL, LECTURE_TOP_PARAMS = 1.48, 10_788_929  # the lecture's final gpt.py, on a GPU
+VOCAB_SIZE = 65  # Tiny Shakespeare's characters: the shipped results' vocabulary
 # The lecture's own counts at each rung: its layers carry biases (all but key, query and value), which
 # nanoGPT and this library leave out. Counted from the lecture's modules in tests/test_ladder.py.
 LECTURE_PARAMS = {
@@ -43,6 +44,10 @@ LECTURE_PARAMS = {
     "blocks": 41921,
     "layernorm": 42369,
 }
+REBUILD = (  # the command that made RESULTS (the file records it too)
+    "python -m tinygpt ladder --rungs all --seed 1337 1338 1339 --eval-interval 500 --sample-tokens 200 "
+    "--out checkpoints/ladder.json"
+)
 # Steps per rung a learner can choose; multiples of 500, where the shipped file has evaluations.
 LIVE_STEPS = (500, 1000, 2000, 5000)
 
@@ -85,6 +90,13 @@ NOTES = {
         "LayerNorm before attention, before the feed-forward and before the LM head keeps every vector "
         "at a steady scale (pre-norm, as in GPT-2).",
         (Block.__init__,),
+    ),
+    "top": Note(
+        "Then the lecture scales rung 6 up: 6 blocks of 6 heads, 384 wide, a context of 256 characters and "
+        "dropout 0.2, 10.8M parameters trained for 5,000 steps on a GPU. The shipped model is this project's "
+        "CPU version of it: 4 blocks of 4 heads, 256 wide, context 128, dropout 0.1, trained for 78 minutes "
+        "on one CPU thread (docs/pretrained.md).",
+        (GPTConfig,),
     ),
     "deep": Note("Rung 6 at the lecture's depth: six blocks instead of three.", (GPT.__init__,)),
     "no-pos": Note(

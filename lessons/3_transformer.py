@@ -96,7 +96,7 @@ parts.live(stairs, top, descent=True, chosen=removal)
 st.markdown(
     "**Under the hood.** A rung is a `GPTConfig`: the ladder's shape (block 8, n_embd 32, no dropout, "
     "PyTorch's default initialisation, as in the video) plus the rung's switches. Every rung trains "
-    "through the same `train()` loop as lesson 4, with the lecture's constant learning rate, AdamW's "
+    "through the same `train()` loop as the training lesson, with the lecture's constant learning rate, AdamW's "
     "defaults and the same seed, so every rung sees the same batches in the same order."
 )
 ui.show_source(rung_config, rung_train_config)

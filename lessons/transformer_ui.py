@@ -10,7 +10,6 @@ from course.plan import TrainingData
 from course.text import duration
 from lessons import ui
 from tinygpt.checkpoint import CheckpointError
-from tinygpt.gpt import GPTConfig
 from tinygpt.ladder import CLIMB, RUNGS, LadderSettings, rung_config
 from tinygpt.sample import SampleConfig, generate_text
 
@@ -24,13 +23,6 @@ COLUMNS = {
     ),
     "train loss": LOSS,
 }
-TOP_NOTE = ladder.Note(
-    "Then the lecture scales rung 6 up: 6 blocks of 6 heads, 384 wide, a context of 256 characters and "
-    "dropout 0.2, 10.8M parameters trained for 5,000 steps on a GPU. The shipped model is this project's "
-    "CPU version of it: 4 blocks of 4 heads, 256 wide, context 128, dropout 0.1, trained for 78 minutes on "
-    "2 CPU cores (docs/pretrained.md).",
-    (GPTConfig,),
-)
 
 
 @st.cache_data(show_spinner=False)
@@ -50,12 +42,8 @@ def load_shipped() -> tuple[ladder.Staircase | None, ladder.TopRung | None]:
     mtime = ladder.RESULTS.stat().st_mtime if ladder.RESULTS.exists() else 0.0
     stairs, top, problem = shipped(mtime)
     if problem:
-        st.warning(f"{problem}. Run `{rebuild_command()}` to make it.", icon=":material/warning:")
+        st.warning(f"{problem}. Run `{ladder.REBUILD}` to make it.", icon=":material/warning:")
     return stairs, top
-
-
-def rebuild_command() -> str:
-    return "python -m tinygpt ladder --rungs all --eval-interval 500 --sample-tokens 200 --out checkpoints/ladder.json"
 
 
 @st.cache_data(show_spinner="Writing with the shipped model…", max_entries=1)
@@ -65,12 +53,12 @@ def top_sample(_ckpt, mtime: float) -> str:
 
 def rung_card(n: int, stairs: ladder.Staircase, top: ladder.TopRung | None) -> None:
     """Rung n (1-7): its diagram with what is new highlighted, what it adds, its numbers and sample."""
-    vocab = 65
+    vocab = ladder.VOCAB_SIZE
     if n <= len(CLIMB):
         rung = CLIMB[n - 1]
         config, note, stats = rung_config(rung, vocab), ladder.NOTES[rung.key], stairs.rungs.get(rung.key)
     else:
-        config, note, stats = (top.config if top else None), TOP_NOTE, None
+        config, note, stats = (top.config if top else None), ladder.NOTES["top"], None
     previous = rung_config(CLIMB[n - 2], vocab) if n > 1 else None
     left, right = st.columns([2, 3], gap="large")
     if config is not None:
@@ -87,18 +75,23 @@ def rung_card(n: int, stairs: ladder.Staircase, top: ladder.TopRung | None) -> N
             ],
             right.columns(3),
         )
+        theirs = ladder.LECTURE_PARAMS[stats.key]
+        biases = (
+            f"The lecture's has {theirs:,} parameters: its layers carry biases. "
+            if theirs != stats.params
+            else ""
+        )
+        steps = stairs.settings.get("max_steps", 0)
         right.caption(
-            f"Val loss: mean of {len(stats.val)} seeds, {lecture}. The lecture's model has "
-            f"{ladder.LECTURE_PARAMS[stats.key]:,} parameters: its layers carry biases. "
-            f"A sample after {stairs.settings.get('max_steps', 0):,} steps:"
+            f"Val loss: mean of {len(stats.val)} seeds, {lecture}. {biases}A sample after {steps:,} steps:"
         )
         right.code(stats.sample, language=None, wrap_lines=True)
     elif top is not None:
         ui.metrics(
             [
                 ("parameters", f"{top.params:,}"),
-                ("val loss", f"{top.val_loss:.3f}"),
-                ("lecture's val", "1.48"),
+                ("val loss", "–" if top.val_loss is None else f"{top.val_loss:.3f}"),
+                ("lecture's val", f"{ladder.LECTURE_TOP_VAL:.2f}"),
             ],
             right.columns(3),
         )
@@ -173,9 +166,14 @@ def live(stairs: ladder.Staircase, top, descent: bool, chosen: str = "") -> None
     def panel(was_active: bool) -> None:
         view = run.view()
         points = ladder.live_points(view)
-        now = next((p for p in points if not p.done), points[-1])
         steps = view.spec.settings.max_steps
-        text = f"**{view.name}**: {view.status}, {figures.label(now.key)} at step {now.step:,} of {steps:,}"
+        if view.active:
+            now = next((p for p in points if not p.done), points[-1])
+            text = f"{figures.label(now.key)} at step {now.step:,} of {steps:,}"
+        else:
+            trained = [p for p in points if p.step]
+            text = f"{len(trained)} of {len(points)} rung(s) trained"
+        text = f"**{view.name}**: {view.status}, {text}"
         st.progress(view.progress, text=f"{text} · {duration(view.elapsed)}")
         if descent:
             ui.plot(figures.descent_figure(stairs, chosen, points), "ladder_descent_live")

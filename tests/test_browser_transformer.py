@@ -52,6 +52,13 @@ def test_the_staircase_the_diagram_and_a_live_climb(streamlit_server, page, cons
     expect(page.get_by_text("stopped,")).to_be_visible(timeout=120_000)
     expect(page.get_by_role("button", name="Climb")).to_be_visible(timeout=30_000)
     assert not list(runs_dir.iterdir())  # a climb keeps no checkpoints
+
+    slider.focus()
+    slider.press("End")  # rung 7, from the shipped model
+    expect(page.get_by_text("1.499", exact=True)).to_be_visible(timeout=60_000)
+    expect(diagram).to_contain_text("block × 4, dropout 0.1")
+    wait_for_idle(page)
+    screenshot(page, "transformer-rung-7")
     assert_no_streamlit_exception(page)
     assert not [
         e for e in console_errors if "fonts.gstatic.com" not in e and "Failed to load resource" not in e

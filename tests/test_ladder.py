@@ -234,7 +234,10 @@ SHIPPED = ROOT / "checkpoints" / "ladder.json"
 
 def test_the_shipped_ladder_is_the_lectures_within_0_06():
     doc = read_results(SHIPPED)
-    assert doc["command"].startswith("python -m tinygpt ladder --rungs all --max-steps 5000")
+    assert doc["command"].startswith(
+        "python -m tinygpt ladder --rungs all --max-steps 5000 --seed 1337 1338 1339"
+    )
+    assert set(course_ladder.REBUILD.split()) <= set(doc["command"].split())
     assert doc["settings"] | {"seed": 0} == {
         **vars(LadderSettings(eval_interval=500, sample_tokens=200)),
         "seed": 0,
@@ -322,7 +325,12 @@ def test_the_staircase_shows_ours_the_lectures_rung_7_and_a_live_climb():
         "the lecture: val",
     ]
     assert list(fig.data[2].y)[-1] == 1.48 and fig.data[3].x == (figures.TOP,)
-    live = [course_ladder.LivePoint("bigram", 4225, 500, 2.6, 2.5, "", True)]
+    live = [
+        course_ladder.LivePoint("bigram", 4225, 500, 2.6, 2.5, "", True),
+        course_ladder.LivePoint("head", 7488, 200, 2.9, 2.8, "", False),
+        course_ladder.LivePoint("heads", 7488, 0, None, None, "", False),
+    ]
     fig = figures.staircase_figure(stairs, top, live, 500)
-    assert fig.data[-1].name == "your climb: val" and list(fig.data[-1].y) == [2.6]
-    assert fig.data[-2].name == "this project at 500 steps"
+    names = [t.name for t in fig.data]
+    assert names[-3:] == ["this project at 500 steps", "your climb: val", "your climb: training, step 200"]
+    assert list(fig.data[-2].y) == [2.6] and list(fig.data[-1].x) == ["2 · one head"]

@@ -90,15 +90,22 @@ def staircase_figure(
         line = dict(color=OURS, width=1, dash="dash", shape="hv")
         data.append(_scatter(same, f"this project at {live_steps:,} steps", "lines", line=line))
     live = [p for p in live if p.val is not None and rung_number(p.key)]
-    if live:
+    done, training = [p for p in live if p.done], [p for p in live if not p.done]
+    if done:
+        line, marker = dict(color=LIVE, width=3, shape="hv"), dict(size=11)
         data.append(
             _scatter(
-                [(label(p.key), p.val) for p in live],
+                [(label(p.key), p.val) for p in done],
                 "your climb: val",
                 "lines+markers",
-                line=dict(color=LIVE, width=3, shape="hv"),
-                marker=dict(size=[12 if p.done else 7 for p in live]),
+                line=line,
+                marker=marker,
             )
+        )
+    for p in training:  # the rung in training: its latest evaluation, still falling
+        marker = dict(color=LIVE, size=11, symbol="circle-open", line=dict(width=2))
+        data.append(
+            _scatter([(label(p.key), p.val)], f"your climb: training, step {p.step:,}", marker=marker)
         )
     return go.Figure(
         data=data,
