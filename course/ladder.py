@@ -7,7 +7,7 @@ the background through `course.runs`. Streamlit-free; the figures are in course/
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -155,15 +155,12 @@ class RungStats:
 
 @dataclass(frozen=True)
 class Staircase:
-    """The shipped results file, by rung key, with how it was made."""
+    """The shipped results file, by rung key, with the command that made it."""
 
     rungs: dict[str, RungStats]
     command: str
     seeds: list[int]
     settings: dict
-    wall_seconds: float | None = None
-    created: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def climb(self) -> list[RungStats]:
         return [self.rungs[r.key] for r in CLIMB if r.key in self.rungs]
@@ -172,31 +169,30 @@ class Staircase:
 def load_staircase(path=None) -> Staircase:
     """The ladder's results file (default: the shipped one), grouped by rung; ValueError (one
     sentence) if it cannot be read."""
-    doc = read_results(path or RESULTS)
+    path = Path(path or RESULTS)
+    doc = read_results(path)
     grouped: dict[str, list[dict]] = {}
-    for row in doc["results"]:
-        grouped.setdefault(row["rung"], []).append(row)
-    rungs = {}
-    for key, rows in grouped.items():
-        first = rows[0]
-        rungs[key] = RungStats(
-            key=key,
-            title=first["title"],
-            params=first["params"],
-            val=[r["val_loss"] for r in rows],
-            train=[r["train_loss"] for r in rows],
-            lecture_val=first.get("lecture_val"),
-            sample=first.get("sample", ""),
-            history=[r.get("history", []) for r in rows],
-        )
-    seeds = sorted({r["seed"] for r in doc["results"]})
-    return Staircase(
-        rungs,
-        doc.get("command", ""),
-        seeds,
-        doc.get("settings", {}),
-        doc.get("wall_seconds"),
-        doc.get("created", ""),
+    try:
+        for row in doc["results"]:
+            grouped.setdefault(row["rung"], []).append(row)
+        rungs = {key: _stats(key, rows) for key, rows in grouped.items()}
+        seeds = sorted({r["seed"] for r in doc["results"]})
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path.name} has a result without {e}") from e
+    return Staircase(rungs, doc.get("command", ""), seeds, doc.get("settings", {}))
+
+
+def _stats(key: str, rows: list[dict]) -> RungStats:
+    first = rows[0]
+    return RungStats(
+        key=key,
+        title=first["title"],
+        params=first["params"],
+        val=[r["val_loss"] for r in rows],
+        train=[r["train_loss"] for r in rows],
+        lecture_val=first.get("lecture_val"),
+        sample=first.get("sample", ""),
+        history=[r.get("history", []) for r in rows],
     )
 
 

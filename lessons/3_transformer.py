@@ -7,7 +7,6 @@ import streamlit as st
 
 from course import ladder
 from course.figures import ladder as figures
-from course.text import duration
 from lessons import transformer_ui as parts
 from lessons import ui
 from tinygpt.ladder import CLIMB, rung_config, rung_train_config
@@ -27,11 +26,10 @@ if stairs is None:
 
 st.subheader("The staircase")
 ui.plot(figures.staircase_figure(stairs, top), "ladder_staircase")
-made = f" in {duration(stairs.wall_seconds)}" if stairs.wall_seconds else ""
 st.caption(
     f"Each rung trained from scratch: {parts.settings_note(stairs.settings)}. Bars span the "
     f"{len(stairs.seeds)} seeds. Diamonds: the lecture's numbers. Rung 7 is the shipped model. "
-    f"Made with `{stairs.command}`{made}."
+    f"Made with `{stairs.command}`."
 )
 st.markdown(
     "Watch the **gap** between the dotted train line and the val line: the small models generalise "

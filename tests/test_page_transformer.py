@@ -144,3 +144,11 @@ def test_a_missing_results_file_is_explained(monkeypatch, tmp_path):
         "cannot read ladder results" in at.warning[0].value
         and "python -m tinygpt ladder" in at.warning[0].value
     )
+
+
+def test_a_damaged_results_file_is_explained(monkeypatch, tmp_path):
+    path = tmp_path / "ladder.json"
+    path.write_text(json.dumps({"format": 1, "results": [{"rung": "head", "seed": 1}]}))
+    monkeypatch.setattr(ladder, "RESULTS", path)
+    at = page()
+    assert not at.exception and "has a result without 'title'" in at.warning[0].value
