@@ -19,7 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tinygpt import CharTokenizer, encode_text, load_shakespeare, split_data  # noqa: E402
-from tinygpt.ladder import CLIMB, LadderSettings, climb, default_workers  # noqa: E402
+from tinygpt.ladder import CLIMB, LadderSettings, climb  # noqa: E402
 
 
 def in_process(splits, tokenizer, steps: int, workers: int) -> dict:
@@ -46,6 +46,7 @@ def command_line(steps: int, data: str | None) -> dict:
     return {
         "variant": "python -m tinygpt ladder --json",
         "wall_seconds": round(time.perf_counter() - start, 1),
+        "summary": done.stderr.strip().splitlines()[-1],  # "6 rungs in ...s with N worker(s)"
         "val_loss": {r["rung"]: round(r["val_loss"], 3) for r in rows},
     }
 
@@ -53,7 +54,7 @@ def command_line(steps: int, data: str | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--workers", type=int, default=default_workers(len(CLIMB)))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
@@ -75,7 +76,7 @@ def main() -> None:
     walls[cli["variant"]] = [cli["wall_seconds"]]
     print(json.dumps(cli), flush=True)
     medians = {variant: statistics.median(w) for variant, w in walls.items()}
-    base = medians.pop("one process, one thread")
+    base = round(medians.pop("one process, one thread"), 1)
     ratios = {variant: round(base / wall, 2) for variant, wall in medians.items()}
     print(
         json.dumps({"baseline_seconds": base, "speed-up against one process, one thread": ratios}), flush=True

@@ -15,6 +15,7 @@ from course import ladder as course_ladder
 from course import runs
 from course.figures import ladder as figures
 from course.plan import TrainingData
+from tinygpt import ladder as ladder_module
 from tinygpt.bigram import BigramLM
 from tinygpt.cli import main
 from tinygpt.gpt import GPT
@@ -25,6 +26,7 @@ from tinygpt.ladder import (
     LadderSettings,
     build_rung,
     climb,
+    default_workers,
     read_results,
     rung_config,
     rung_params,
@@ -183,6 +185,13 @@ def test_climb_in_processes_matches_climbing_in_turn(data):
     for one, other in zip(alone, apart[:2], strict=True):
         assert one.val_loss == pytest.approx(other.val_loss, abs=1e-4) and one.params == other.params
     assert apart[0].val_loss != apart[2].val_loss  # another seed, other batches
+
+
+def test_workers_default_to_the_idle_cores(monkeypatch):
+    monkeypatch.setattr(ladder_module.os, "cpu_count", lambda: 8)
+    for load, jobs, expected in ((0.2, 6, 6), (0.2, 33, 8), (3.4, 33, 5), (7.9, 6, 1), (20.0, 6, 1)):
+        monkeypatch.setattr(ladder_module.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert default_workers(jobs) == expected
 
 
 def test_select_rungs():

@@ -116,7 +116,7 @@ def add_ladder_parser(sub) -> None:
     p.add_argument("--eval-interval", type=int, default=None, help="steps (default: once, at the end)")
     p.add_argument("--eval-iters", type=int, default=d.eval_iters)
     p.add_argument("--sample-tokens", type=int, default=0, help="a text sample of this length per rung")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per idle core)")
     p.add_argument("--json", action="store_true", help="print one JSON object per rung")
     p.add_argument("--out", help="also save every result, with this command, to a JSON file")
     p.set_defaults(func=cmd_ladder)
@@ -238,6 +238,8 @@ def cmd_ladder(args) -> int:
     text = load_shakespeare(args.data)
     tokenizer = CharTokenizer.from_text(text)
     splits = split_data(encode_text(text, tokenizer))
+    if args.threads is None:
+        torch.set_num_threads(1)  # these models are too small for threads inside a step to pay
     workers = args.workers or default_workers(len(rungs) * len(args.seed))
     start, results = time.perf_counter(), []
     for result in climb(rungs, splits, tokenizer, settings, workers, args.seed):

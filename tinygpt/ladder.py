@@ -236,9 +236,13 @@ def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the workers
 
 
-def default_workers(n_rungs: int) -> int:
-    """One process per core, never more than there are rungs."""
-    return max(1, min(n_rungs, os.cpu_count() or 1))
+def default_workers(n_jobs: int) -> int:
+    """One process per idle core (the cores less the last minute's load average), at least one and
+    at most one per job. Extra processes pay only where cores would otherwise sit idle: on a busy
+    machine they slow every rung down more than they share out (docs/ladder.md)."""
+    cores = os.cpu_count() or 1
+    idle = cores - os.getloadavg()[0]
+    return max(1, min(n_jobs, round(idle)))
 
 
 def select_rungs(names: Iterable[str]) -> list[Rung]:
