@@ -7,6 +7,7 @@ the background through `course.runs`. Streamlit-free; the figures are in course/
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 from course.runs import Run, RunView
 from tinygpt.bigram import BigramLM
 from tinygpt.checkpoint import read_metadata
+from tinygpt.device import training_threads
 from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig, explicit_attention
 from tinygpt.ladder import (
     CLIMB,
@@ -266,9 +268,10 @@ class LadderRun(Run):
 
     in_turn = True
 
-    def __init__(self, spec: LadderSpec, data, folder, name: str | None = None):
+    def __init__(self, spec: LadderSpec, data, folder, name=None, owner=None, threads=training_threads):
         what = "climb" if len(spec.rungs) > 1 else spec.rungs[0]
-        super().__init__(spec, data, folder, name or f"ladder-{what}-{spec.settings.max_steps}")
+        name = name or f"ladder-{what}-{spec.settings.max_steps}-{time.strftime('%H%M%S')}"
+        super().__init__(spec, data, folder, name, owner, threads)
 
     def _build(self, kind: str) -> torch.nn.Module:
         return build_rung(RUNGS[kind], self.spec.vocab_size, self.spec.settings)

@@ -38,14 +38,14 @@ st.markdown(
 )
 
 st.subheader("Rung by rung")
-n = st.select_slider(
+i = st.select_slider(  # by index: rungs 1-6 of the climb, then 7, the shipped model
     "Rung",
-    list(range(1, len(CLIMB) + 2)),
-    value=1,
-    format_func=lambda i: figures.label(CLIMB[i - 1].key) if i <= len(CLIMB) else figures.TOP,
+    list(range(len(CLIMB) + 1)),
+    value=0,
+    format_func=lambda i: figures.label(CLIMB[i].key) if i < len(CLIMB) else figures.TOP,
     key="ladder_rung",
 )
-parts.rung_card(n, stairs, top)
+parts.rung_card(i + 1, stairs, top)
 
 st.subheader("Climb it yourself")
 st.markdown(

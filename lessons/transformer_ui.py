@@ -9,11 +9,12 @@ from course.figures import ladder as figures
 from course.plan import TrainingData
 from course.text import duration
 from lessons import ui
+from lessons.training_ui import viewer  # this browser session's token: its runs are its own
 from tinygpt.checkpoint import CheckpointError
 from tinygpt.ladder import CLIMB, RUNGS, LadderSettings, rung_config
 from tinygpt.sample import SampleConfig, generate_text
 
-RUN, OWNED, REFRESH = "ladder_run_id", "ladder_owned", 1.0
+RUN, REFRESH = "ladder_run_id", 1.0
 LOSS = st.column_config.NumberColumn(format="%.3f")
 COLUMNS = {
     "parameters": st.column_config.NumberColumn(format="localized"),
@@ -111,13 +112,11 @@ def shakespeare_data(text: str) -> TrainingData:
     return TrainingData.from_text(text, ui.SHAKESPEARE)
 
 
-def current_run() -> runs.Run | None:
-    """This session's ladder run (found again after a page switch or, by the URL, a reload)."""
-    reg = runs.shared_registry()
-    st.session_state.setdefault(OWNED, set())
-    run = reg.get(st.session_state.get(RUN))
-    if run is None and isinstance(run := reg.get(st.query_params.get("climb")), ladder.LadderRun):
-        st.session_state[OWNED].add(run.id)
+def current_run() -> ladder.LadderRun | None:
+    """The ladder run this session shows: the one it started, or the one in the URL (a reload or a
+    shared link: watched, and stoppable only by the session that started it)."""
+    registry = runs.shared_registry()
+    run = registry.get(st.session_state.get(RUN)) or registry.get(st.query_params.get("climb"))
     if not isinstance(run, ladder.LadderRun):
         return None
     st.session_state[RUN] = st.query_params["climb"] = run.id
@@ -125,15 +124,15 @@ def current_run() -> runs.Run | None:
 
 
 def start_button(rungs: tuple[str, ...], steps: int, label: str, key: str, where=st) -> None:
-    """Start training `rungs` in turn for `steps` each, unless this session already trains one."""
-    run = current_run()
-    if run is not None and run.id in st.session_state[OWNED] and run.status in runs.ACTIVE:
+    """Start training `rungs` in turn for `steps` each; Stop instead while this session's run trains."""
+    run, registry = current_run(), runs.shared_registry()
+    if run is not None and run.status in runs.ACTIVE and registry.can_control(run.id, viewer()):
         if is_descent(run.spec.rungs) != is_descent(rungs):  # the other section's run: stop it there
             where.button(label, key=key, disabled=True, help="Your other run is still training.")
         elif where.button(
             "Stop", icon=":material/stop:", key=f"{key}_stop", help="Ends after an evaluation."
         ):
-            run.stop()
+            registry.stop(run.id, viewer())
         return
     if not where.button(label, type="primary", icon=":material/play_arrow:", key=key):
         return
@@ -143,11 +142,10 @@ def start_button(rungs: tuple[str, ...], steps: int, label: str, key: str, where
     data = shakespeare_data(text)
     spec = ladder.LadderSpec(rungs, ladder.live_settings(steps), data.tokenizer.vocab_size)
     try:
-        run = runs.shared_registry().launch(ladder.LadderRun(spec, data, ui.USER_DIR))
+        run = registry.start(spec, data, ui.USER_DIR, owner=viewer(), run_class=ladder.LadderRun)
     except runs.TooManyRuns as e:
         where.warning(str(e), icon=":material/hourglass_top:")
         return
-    st.session_state[OWNED].add(run.id)
     st.session_state[RUN] = st.query_params["climb"] = run.id
     st.rerun()
 

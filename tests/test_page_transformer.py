@@ -67,16 +67,16 @@ def test_the_rung_slider_changes_the_diagram_numbers_sample_and_code():
     at = page()
     first = (diagram(at), metrics(at)["parameters"], at.code[0].value, at.expander[0].label)
     assert first[1] == "4,225" and "65 × 65" in first[0]
-    at.select_slider(key="ladder_rung").set_value(3).run()
+    at.select_slider(key="ladder_rung").set_value(2).run()
     assert not at.exception
     assert "4 heads of 8" in diagram(at) and metrics(at)["parameters"] == "7,488"
     assert at.code[0].value != first[2]
-    at.select_slider(key="ladder_rung").set_value(6).run()
+    at.select_slider(key="ladder_rung").set_value(5).run()
     dot = diagram(at)
     assert "block × 3" in dot and dot.count("LayerNorm") == 3 and metrics(at)["parameters"] == "41,504"
     sources = " ".join(c.value for c in at.code)
     assert "self.ln_1 = norm()" in sources  # the real Block.__init__, from the library
-    at.select_slider(key="ladder_rung").set_value(7).run()
+    at.select_slider(key="ladder_rung").set_value(6).run()
     assert metrics(at)["val loss"] == "1.499" and metrics(at)["lecture's val"] == "1.48"
     assert "block × 4, dropout 0.1" in diagram(at)
 
@@ -122,7 +122,7 @@ def test_a_live_climb_fills_in_next_to_the_shipped_one_and_survives_a_rerun():
     assert at.session_state["ladder_run_id"] == run_id and at.button(key="ladder_climb")
 
 
-def test_the_servers_cap_is_explained(monkeypatch):
+def test_a_shared_link_watches_and_the_servers_cap_is_explained(monkeypatch):
     registry = runs.RunRegistry(max_runs=1)
     monkeypatch.setattr(runs, "_shared", registry)
     at = page()
@@ -130,7 +130,10 @@ def test_the_servers_cap_is_explained(monkeypatch):
     at.select_slider(key="ladder_steps").set_value(5000).run()
     at.button(key="ladder_climb").click().run()
     assert at.button(key="ladder_climb_stop")  # training now: the button stops it
-    at2 = page()
+    at2 = app_test(PAGE, timeout=180)
+    at2.query_params["climb"] = at.session_state["ladder_run_id"]  # a shared link: watched, not stoppable
+    at2.run()
+    assert at2.get("progress") and "ladder_climb_stop" not in [b.key for b in at2.button]
     at2.button(key="ladder_down").click().run()
     assert not at2.exception and "already training" in at2.warning[0].value
     registry.stop_all()
