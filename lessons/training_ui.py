@@ -277,6 +277,8 @@ def saved_runs(registry, run) -> None:
             for other in others:
                 v, cols = other.view(), st.columns([6, 1], vertical_alignment="center")
                 cols[0].markdown(f"**{v.name}** · {v.status} · step {v.step:,} · {duration(v.elapsed)}")
-                if cols[1].button("Watch", key=f"train_watch_{other.id}"):
+                if other.in_turn:  # a climb of the ladder: lesson 3 draws those
+                    cols[1].caption("Lesson 3")
+                elif cols[1].button("Watch", key=f"train_watch_{other.id}"):
                     st.session_state[RUN] = other.id
                     st.rerun()

@@ -155,3 +155,16 @@ def test_a_damaged_results_file_is_explained(monkeypatch, tmp_path):
     monkeypatch.setattr(ladder, "RESULTS", path)
     at = page()
     assert not at.exception and "has a result without 'title'" in at.warning[0].value
+
+
+def test_the_training_lesson_lists_a_climb_but_leaves_drawing_it_to_this_lesson(text):
+    from course.plan import TrainingData
+    from tinygpt.ladder import LadderSettings
+
+    data = TrainingData.from_text(text, "Tiny Shakespeare")
+    spec = ladder.LadderSpec(("head",), LadderSettings(max_steps=10**6, eval_iters=1), 65)
+    run = runs.shared_registry().start(spec, data, "unused", owner="me", run_class=ladder.LadderRun)
+    at = app_test("lessons/4_training.py", timeout=180).run()
+    assert not at.exception
+    assert f"train_watch_{run.id}" not in [b.key for b in at.button]
+    assert "Lesson 3" in [c.value for c in at.caption]
