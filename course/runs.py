@@ -385,17 +385,10 @@ class RunRegistry:
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
-    def start(
-        self,
-        spec: RunSpec,
-        data: TrainingData,
-        folder,
-        name: str | None = None,
-        owner: str | None = None,
-        run_class: type[Run] | None = None,
-    ) -> Run:
-        """Start a run that saves into `folder`, stoppable by `owner` only; raises TooManyRuns when
-        the server is full. `run_class`: a subclass of Run to start instead (the ladder's)."""
+    def start(self, spec: RunSpec, data: TrainingData, folder, name=None, owner=None, run_class=Run) -> Run:
+        """Start a `run_class` (Run, or a subclass such as the ladder's) that saves into `folder`,
+        named `name` (or after its spec) and stoppable by `owner` only; raises TooManyRuns when the
+        server is full."""
         with self._lock:
             running = [j for j in self._runs.values() if j.status in ACTIVE]
             if len(running) >= self.max_runs:
@@ -403,7 +396,7 @@ class RunRegistry:
                     f"This server is already training {len(running)} model run(s), its limit "
                     f"(TINYGPT_MAX_RUNS={self.max_runs}) so that it stays responsive. Try again when one ends."
                 )
-            run = (run_class or Run)(spec, data, folder, name, owner, self.threads_per_run)
+            run = run_class(spec, data, folder, name, owner, self.threads_per_run)
             self._runs[run.id] = run
             self._forget_old()
         return run.start()
