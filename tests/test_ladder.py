@@ -188,7 +188,7 @@ def test_climb_in_processes_matches_climbing_in_turn(data):
 
 
 def test_workers_default_to_the_idle_cores(monkeypatch):
-    monkeypatch.setattr(ladder_module.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(ladder_module, "available_cores", lambda: 8)
     for load, jobs, expected in ((0.2, 6, 6), (0.2, 33, 8), (3.4, 33, 5), (7.9, 6, 1), (20.0, 6, 1)):
         monkeypatch.setattr(ladder_module.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
         assert default_workers(jobs) == expected

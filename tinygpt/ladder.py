@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import CharTokenizer, Splits
+from .device import available_cores
 from .files import atomic_path
 from .models import build_model, config_for, count_parameters
 from .train import DoneEvent, EvalEvent, SampleEvent, TrainConfig, train
@@ -240,8 +241,7 @@ def default_workers(n_jobs: int) -> int:
     """One process per idle core (the cores less the last minute's load average), at least one and
     at most one per job. Extra processes pay only where cores would otherwise sit idle: on a busy
     machine they slow every rung down more than they share out (docs/ladder.md)."""
-    cores = os.cpu_count() or 1
-    idle = cores - os.getloadavg()[0]
+    idle = available_cores() - os.getloadavg()[0]
     return max(1, min(n_jobs, round(idle)))
 
 
