@@ -46,12 +46,13 @@ def config(path, **changes) -> TrainConfig:
     return TrainConfig(**{**values, **changes})
 
 
-def test_resumed_run_matches_the_straight_run(setup, tmp_path):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_resumed_run_matches_the_straight_run(setup, tmp_path, optimizer):
     tok, splits = setup
     straight, halfway = tmp_path / "straight.safetensors", tmp_path / "halfway.safetensors"
     model = small_gpt(tok)
     losses = {}
-    for event in train(model, splits, config(straight), tok):
+    for event in train(model, splits, config(straight, optimizer=optimizer), tok):
         if isinstance(event, StepEvent):
             losses[event.step] = event.loss
         if isinstance(event, CheckpointEvent) and event.step == 100:
@@ -59,7 +60,7 @@ def test_resumed_run_matches_the_straight_run(setup, tmp_path):
 
     ckpt = load_checkpoint(halfway)
     cfg = resume_config(halfway, checkpoint_path=str(tmp_path / "resumed.safetensors"))
-    assert cfg == config(tmp_path / "resumed.safetensors")
+    assert cfg == config(tmp_path / "resumed.safetensors", optimizer=optimizer)
     events = list(train(ckpt.model, splits, cfg, tok, resume=halfway))
     resumed = {e.step: e.loss for e in events if isinstance(e, StepEvent)}
 
@@ -85,6 +86,7 @@ def test_train_state_is_saved_without_pickle_and_read_back(setup, tmp_path):
         "exp_avg",
         "exp_avg_sq",
     }
+    assert "optimizer.transformer.h.0.attn.c_attn.weight.exp_avg" in state.tensors  # named, not numbered
     # the weights load as before: the training state's tensors are not taken for weights
     assert load_checkpoint(path).summary["steps"] == 5
 
