@@ -7,8 +7,9 @@ to the line that builds the model; its training step (get_batch, forward, zero_g
 step) is timed exactly as its loop runs it. tinygpt runs the `lecture-exact` preset (ReLU, biases,
 AdamW at 3e-4, no clipping: the same model and recipe) through `tinygpt.train`, in fp32 with explicit
 attention (the lecture's arithmetic), with the device's defaults (bf16 autocast on a CPU that has it),
-and compiled (`--compile`, where a C++ compiler exists). Rounds alternate the variants so that a busy
-machine slows them alike; each variant's tokens/s is its median over the rounds.
+and with --compile also compiled (torch.compile: minutes to compile on 2 cores, and slower here). Rounds
+alternate the variants so that a busy machine slows them alike; each variant's tokens/s is its median
+over the rounds.
 
   python bench/bench_lecture.py --lecture path/to/ng-video-lecture/gpt.py [--rounds 3] [--steps 2]
 Prints one JSON line per variant with its ratio to the lecture's code measured in the same run.
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant and round")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--no-compile", action="store_true", help="leave out the compiled variant")
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile variant")
     args = parser.parse_args()
     threads = set_threads(args.threads)
     path = Path(args.lecture).resolve()
@@ -100,7 +101,7 @@ def main() -> None:
         "tinygpt_fp32_explicit": tinygpt_steps(splits, tok.vocab_size, dtype="float32"),
         "tinygpt_default": tinygpt_steps(splits, tok.vocab_size),
     }
-    if compiler_available("cpu") and not args.no_compile:
+    if args.compile and compiler_available("cpu"):
         variants["tinygpt_compiled"] = tinygpt_steps(splits, tok.vocab_size, compile=True)
     for step in variants.values():  # first steps: allocations, and torch.compile's compilation
         for _ in range(args.warmup):

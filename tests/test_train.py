@@ -171,3 +171,16 @@ def test_muon_trains(setup):
 def test_unknown_optimizer_is_explained():
     with pytest.raises(ValueError, match="optimizer must be one of adamw, muon"):
         TrainConfig(optimizer="sgd")
+
+
+def test_lecture_exact_is_the_lectures_recipe():
+    from tinygpt import GPTConfig
+
+    model = GPTConfig.preset("lecture-exact")
+    assert (model.n_layer, model.n_embd, model.block_size, model.dropout) == (6, 384, 256, 0.2)
+    assert model.activation == "relu" and model.bias
+    cfg = TrainConfig.preset("lecture-exact")
+    assert (cfg.batch_size, cfg.max_steps, cfg.grad_clip, cfg.warmup_steps) == (64, 5000, 0.0, 0)
+    assert (cfg.beta1, cfg.beta2, cfg.weight_decay) == (0.9, 0.999, 0.01)  # torch.optim.AdamW's defaults
+    assert all(get_lr(progress, step, cfg) == 3e-4 for progress, step in [(0, 0), (0.5, 2500), (1, 5000)])
+    assert TrainConfig.preset("small") == TrainConfig()  # presets without a recipe: the defaults

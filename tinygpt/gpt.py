@@ -142,13 +142,35 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(t_k - t_q)
 
 
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """F.dropout, with the CPU's masks drawn four at a time. PyTorch's CPU dropout draws a random
+    number per element from a generator that runs on one core: a third of a training step at the
+    lecture's size on 2 cores. Here 64-bit random integers are cut into four 16-bit ones; an element
+    survives when its number is above a threshold, with probability 1 - round(p * 65536) / 65536."""
+    if not training or p == 0.0 or x.device.type != "cpu":
+        return F.dropout(x, p, training)
+    n = x.numel()
+    r = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1).view(torch.int16)[:n]
+    dropped = min(round(p * 65536), 65535)
+    # bool -> uint8 (a view) -> x's dtype: 10x faster than converting the bool directly
+    keep = (r >= dropped - 32768).view(torch.uint8).to(x.dtype).view(x.shape)
+    return x * keep.mul_(65536 / (65536 - dropped))  # survivors scaled up: the same expected value
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout through `dropout`."""
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
+
+
 def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
     """softmax(q·kᵀ·scale + causal mask)·v, written out; returns (output, weights)."""
     t_q, t_k = q.size(-2), k.size(-2)
     att = (q @ k.transpose(-2, -1)) * scale  # (B, nh, Tq, hs) x (B, nh, hs, Tk) -> (B, nh, Tq, Tk)
     att = att.masked_fill(~causal_mask(t_q, t_k, q.device), float("-inf"))
     att = F.softmax(att, dim=-1)
-    out = F.dropout(att, dropout_p) @ v  # (B, nh, Tq, Tk) x (B, nh, Tk, hs) -> (B, nh, Tq, hs)
+    out = dropout(att, dropout_p) @ v  # (B, nh, Tq, Tk) x (B, nh, Tk, hs) -> (B, nh, Tq, hs)
     return out, att
 
 
@@ -208,7 +230,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = (
             nn.Linear(config.n_embd, config.n_embd, bias=config.bias) if config.proj else nn.Identity()
         )
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = Dropout(config.dropout)
 
     def forward(self, x, cache: LayerCache | None = None, need_weights: bool = False):
         """(output (B, T, C), attention weights (B, nh, T, T_keys) if need_weights else None)."""
@@ -249,7 +271,7 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
         self.act = nn.GELU() if config.activation == "gelu" else nn.ReLU()
         self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias) if config.proj else nn.Identity()
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x):
         return self.dropout(self.c_proj(self.act(self.c_fc(x))))
@@ -310,7 +332,7 @@ class GPT(nn.Module):
         if config.pos_emb:
             parts["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         parts |= dict(
-            drop=nn.Dropout(config.dropout),
+            drop=Dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias) if config.layer_norm else nn.Identity(),
         )
