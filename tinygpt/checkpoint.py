@@ -6,7 +6,7 @@ tokenizer's vocabulary and a training summary, all as JSON. Writes are atomic (t
 then `os.replace`), so a crash never leaves half a checkpoint under the real name. Reading goes
 through `safetensors.safe_open`, which checks the header and lets the weights' shapes be compared
 with the config before a single tensor is loaded. A checkpoint saved during training also holds
-what a resumed run needs (`TrainState`: AdamW's moments and the random states as tensors named
+what a resumed run needs (`TrainState`: the optimizer's state and the random states as tensors named
 `train_state.*`, the step, clock and settings as JSON), still without pickle.
 """
 

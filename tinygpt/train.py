@@ -369,10 +369,11 @@ def _check_divergence(loss: float, step: int, cfg: TrainConfig, run: _RunState) 
         kept = f"The last good checkpoint (step {run.last_saved[0]}) is kept at {run.last_saved[1]}."
     else:
         kept = "No checkpoint was saved: the run diverged before its first evaluation."
+    rate = f"learning rate ({cfg.learning_rate:g}"
+    rate += f", Muon's {cfg.muon_lr:g})" if cfg.optimizer == "muon" else ")"
     message = (
-        f"Training diverged at step {step}: the loss {what}. The learning rate "
-        f"({cfg.learning_rate:g}) is the likely cause: try one 3 to 10 times lower, or more warmup "
-        f"steps. {kept}"
+        f"Training diverged at step {step}: the loss {what}. The {rate} is the likely cause: try one "
+        f"3 to 10 times lower, or more warmup steps. {kept}"
     )
     raise TrainingDiverged(message, step, loss, run.last_saved[1] if run.last_saved else None)
 
