@@ -1,5 +1,7 @@
 """Training speed: tokens/s of the real training loop (tinygpt.train) at the `cpu` and `lecture`
-presets, explicit vs fast (fused SDPA) attention, fp32 vs bf16 autocast.
+presets, explicit vs fast (fused SDPA) attention, fp32 vs bf16 autocast. CPU training takes the explicit
+path by default (tinygpt.gpt.FLASH_FOR_CPU_TRAINING); the fast variants here force the fused kernel to
+keep measuring that choice.
 
 Prints one JSON line per preset with every variant and the ratios against the baseline measured
 in the same run (explicit attention, fp32: what the lecture's code does).
@@ -21,6 +23,7 @@ from tinygpt import (  # noqa: E402
     TrainConfig,
     build_model,
     encode_text,
+    gpt,  # noqa: E402
     load_shakespeare,
     split_data,
     train,
@@ -34,6 +37,7 @@ WARMUP = 3
 
 def tokens_per_sec(preset, use_flash, dtype, splits, vocab_size, steps, device) -> float:
     torch.manual_seed(0)
+    gpt.FLASH_FOR_CPU_TRAINING = use_flash
     config = GPTConfig.preset(preset, vocab_size=vocab_size, use_flash=use_flash)
     model = build_model("gpt", config)
     cfg = TrainConfig(

@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from tinygpt import CharTokenizer, TrainConfig, build_model, encode_text, make_config, split_data, train
-from tinygpt.train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, get_lr
+from tinygpt.train import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StepEvent,
+    configure_optimizer,
+    get_lr,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +144,43 @@ def test_bigram_trains_on_its_own_block_size(setup):
     )
     final = [e for e in events if isinstance(e, EvalEvent)][-1]
     assert final.val_loss < 3.2
+
+
+def test_muon_takes_the_blocks_matrices_and_adamw_the_rest(setup):
+    tok, _ = setup
+    model = tiny_gpt(tok)
+    optimizers = configure_optimizer(model, TrainConfig(optimizer="muon", muon_lr=0.05), "cpu")
+    adamw, muon = optimizers.optimizers
+    names = {p: n for n, p in model.named_parameters()}
+    in_muon = {names[p] for group in muon.param_groups for p in group["params"]}
+    assert isinstance(muon, torch.optim.Muon) and isinstance(adamw, torch.optim.AdamW)
+    assert in_muon == {n for n, p in model.named_parameters() if ".h." in n and p.dim() == 2}
+    in_adamw = {names[p] for group in adamw.param_groups for p in group["params"]}
+    assert in_adamw == set(names.values()) - in_muon and "lm_head.weight" in in_adamw
+    optimizers.set_lr(0.5)  # one schedule scales every group from its own peak
+    assert muon.param_groups[0]["lr"] == 0.025 and adamw.param_groups[0]["lr"] == pytest.approx(5e-4)
+
+
+def test_muon_trains(setup):
+    tok, splits = setup
+    cfg = dict(max_steps=100, eval_interval=100, eval_iters=4, learning_rate=1e-2, warmup_steps=5)
+    events = run(tiny_gpt(tok), splits, optimizer="muon", **cfg)
+    assert [e for e in events if isinstance(e, EvalEvent)][-1].val_loss < math.log(tok.vocab_size) - 1.4
+
+
+def test_unknown_optimizer_is_explained():
+    with pytest.raises(ValueError, match="optimizer must be one of adamw, muon"):
+        TrainConfig(optimizer="sgd")
+
+
+def test_lecture_exact_is_the_lectures_recipe():
+    from tinygpt import GPTConfig
+
+    model = GPTConfig.preset("lecture-exact")
+    assert (model.n_layer, model.n_embd, model.block_size, model.dropout) == (6, 384, 256, 0.2)
+    assert model.activation == "relu" and model.bias
+    cfg = TrainConfig.preset("lecture-exact")
+    assert (cfg.batch_size, cfg.max_steps, cfg.grad_clip, cfg.warmup_steps) == (64, 5000, 0.0, 0)
+    assert (cfg.beta1, cfg.beta2, cfg.weight_decay) == (0.9, 0.999, 0.01)  # torch.optim.AdamW's defaults
+    assert all(get_lr(progress, step, cfg) == 3e-4 for progress, step in [(0, 0), (0.5, 2500), (1, 5000)])
+    assert TrainConfig.preset("small") == TrainConfig()  # presets without a recipe: the defaults

@@ -5,12 +5,15 @@ file cannot run code) and, in its metadata, a format version, the model type and
 tokenizer's vocabulary and a training summary, all as JSON. Writes are atomic (temporary file,
 then `os.replace`), so a crash never leaves half a checkpoint under the real name. Reading goes
 through `safetensors.safe_open`, which checks the header and lets the weights' shapes be compared
-with the config before a single tensor is loaded.
+with the config before a single tensor is loaded. A checkpoint saved during training also holds
+what a resumed run needs (`TrainState`: the optimizer's state and the random states as tensors named
+`train_state.*`, the step, clock and settings as JSON), still without pickle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -30,10 +33,20 @@ from .models import MODELS, build_model, config_for, model_type_of
 FORMAT = "tinygpt"
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
+TRAIN_STATE = "train_state."  # the prefix of the tensors that only a resumed run reads
 
 
 class CheckpointError(ValueError):
     """A file is missing, truncated, not a TinyGPT checkpoint, or does not match its own metadata."""
+
+
+@dataclass
+class TrainState:
+    """What resuming a run needs beyond the weights: `info` (plain JSON: step, elapsed seconds,
+    the run's TrainConfig and history) and `tensors` (the optimizer's moments, RNG states)."""
+
+    info: dict
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,8 +59,17 @@ class Checkpoint:
     path: Path | None = None
 
 
-def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: dict | None = None) -> Path:
-    """Write `model` with its config, vocabulary and `summary` (steps, losses, ...) to `path`."""
+def save_checkpoint(
+    path,
+    model: nn.Module,
+    tokenizer: CharTokenizer,
+    summary: dict | None = None,
+    train_state: TrainState | None = None,
+) -> Path:
+    """Write `model` with its config, vocabulary and `summary` (steps, losses, ...) to `path`, and
+    `train_state` when given. Raises OSError when the file cannot be written (a full disk, a
+    read-only folder); the file already at `path`, if any, is then left as it was."""
+    tensors = clean_state_dict(model.state_dict())
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -56,9 +78,45 @@ def save_checkpoint(path, model: nn.Module, tokenizer: CharTokenizer, summary: d
         "vocab": json.dumps(tokenizer.chars),
         "summary": json.dumps({"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(summary or {})}),
     }
+    if train_state is not None:
+        metadata["train_state"] = json.dumps(train_state.info)
+        tensors |= {TRAIN_STATE + k: v.detach().cpu().contiguous() for k, v in train_state.tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(clean_state_dict(model.state_dict()), tmp, metadata=metadata)
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+        except SafetensorError as e:  # safetensors reports a failed write (ENOSPC, EIO) as its own error
+            raise _as_os_error(str(e), path) from e
     return Path(path)
+
+
+def _as_os_error(message: str, path) -> OSError:
+    """An OSError from safetensors' 'Error while serializing: I/O error: ... (os error 28)'."""
+    code = message.rsplit("(os error ", 1)[-1].rstrip(")")
+    number = int(code) if code.isdigit() else errno.EIO
+    return OSError(number, os.strerror(number), str(path))
+
+
+def load_train_state(source) -> TrainState:
+    """The training state saved with a checkpoint (a path or the file's bytes), to resume its run;
+    raises CheckpointError when the file has none (a checkpoint saved outside training)."""
+    with _open(source) as f:
+        _parse_metadata(f.metadata(), _name(source))
+        raw = f.metadata().get("train_state")
+        if raw is None:
+            raise CheckpointError(
+                f"{_name(source)} holds no training state to resume from (it was not saved by a "
+                "training run of this TinyGPT version)"
+            )
+        try:
+            info = json.loads(raw)
+            if not isinstance(info, dict) or not {"step", "elapsed", "train_config"} <= set(info):
+                raise ValueError("incomplete")
+        except ValueError as e:
+            raise CheckpointError(f"{_name(source)}: its training state is malformed ({e})") from e
+        tensors = {
+            k.removeprefix(TRAIN_STATE): f.get_tensor(k) for k in f.keys() if k.startswith(TRAIN_STATE)
+        }
+    return TrainState(info, tensors)
 
 
 def clean_state_dict(state_dict: dict) -> dict:
@@ -72,7 +130,8 @@ def clean_state_dict(state_dict: dict) -> dict:
 def read_metadata(source) -> dict:
     """The checkpoint's metadata, decoded and validated, without loading the weights.
 
-    `source` is a path or the file's bytes. Returns model_type, config (dict), vocab (str), summary.
+    `source` is a path or the file's bytes. Returns model_type, config (dict), vocab (str), summary
+    and resumable (whether it holds a TrainState).
     """
     with _open(source) as f:
         return _parse_metadata(f.metadata(), _name(source))
@@ -88,10 +147,11 @@ def load_checkpoint(source, map_location="cpu") -> Checkpoint:
             tokenizer = CharTokenizer(meta["vocab"])
         except (TypeError, ValueError, TokenizerError) as e:
             raise CheckpointError(f"{name}: its config is invalid ({e})") from e
+        weights = [k for k in f.keys() if not k.startswith(TRAIN_STATE)]
         _check_shapes(
-            meta["model_type"], config, {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}, name
+            meta["model_type"], config, {k: tuple(f.get_slice(k).get_shape()) for k in weights}, name
         )
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in weights}
     model = build_model(meta["model_type"], config)
     model.load_state_dict(tensors, strict=True)
     model.to(map_location).eval()
@@ -179,6 +239,7 @@ def _parse_metadata(meta: dict | None, name: str) -> dict:
             "config": json.loads(meta["config"]),
             "vocab": json.loads(meta["vocab"]),
             "summary": json.loads(meta.get("summary") or "{}"),
+            "resumable": "train_state" in meta,  # load_train_state(path) can continue its run
         }
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{name}: its metadata is incomplete or malformed ({e})") from e

@@ -2,6 +2,8 @@
 
 Examples:
   python -m tinygpt train --model gpt --preset cpu --data input.txt --max-steps 500 --out run.safetensors
+  python -m tinygpt train --resume run.safetensors --max-steps 1000
+  torchrun --standalone --nproc_per_node=2 -m tinygpt train --preset lecture --out run.safetensors
   python -m tinygpt sample --checkpoint run.safetensors --prompt "ROMEO:" --max-new-tokens 300 --seed 1
   python -m tinygpt eval --checkpoint run.safetensors --data input.txt --json
   python -m tinygpt ladder --json
@@ -14,14 +16,15 @@ import json
 import sys
 import time
 import typing
-from dataclasses import fields, replace
+from dataclasses import fields
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
+from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint, load_train_state
 from .corpus import DatasetError, load_shakespeare, sha256_hex
 from .data import CharTokenizer, TokenizerError, encode_text, split_data
-from .device import resolve_device, resolve_dtype, set_threads
+from .device import available_cores, resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS
 from .ladder import RUNGS, LadderSettings, climb, default_workers, select_rungs, write_results
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
@@ -33,7 +36,9 @@ from .train import (
     SampleEvent,
     StepEvent,
     TrainConfig,
+    TrainingDiverged,
     estimate_loss,
+    resume_config,
     train,
 )
 
@@ -47,9 +52,13 @@ class CLIError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    set_threads(args.threads)
+    # torchrun's processes on one machine share its cores (nanoGPT's OMP_NUM_THREADS=1, generalised)
+    set_threads(args.threads or max(1, available_cores() // distributed.local_processes()))
     try:
         return args.func(args)
+    except TrainingDiverged as e:
+        print(f"tinygpt {args.command}: {e}", file=sys.stderr)
+        return 1
     except (CLIError, DatasetError, CheckpointError, TokenizerError, ValueError) as e:
         print(f"tinygpt {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -64,16 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a bigram or GPT on a text and save a checkpoint")
-    p.add_argument("--model", choices=MODEL_TYPES, default="gpt")
-    p.add_argument("--preset", choices=tuple(PRESETS), default="cpu", help="GPT size preset")
+    p.add_argument("--model", choices=MODEL_TYPES, default=None, help="default: gpt")
+    p.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help="GPT size and its training recipe (default: cpu)",
+    )
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare, downloaded once)")
-    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--out", help="checkpoint to write (.safetensors); with --resume, default: that file")
+    p.add_argument("--resume", help="continue the run saved in this checkpoint, with its settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     for name in GPT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
     hints = typing.get_type_hints(TrainConfig)
     for name in TRAIN_FLAGS:
-        p.add_argument(f"--{name.replace('_', '-')}", type=_flag_type(hints[name]), default=None)
+        flag = f"--{name.replace('_', '-')}"
+        if hints[name] is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            p.add_argument(flag, type=_flag_type(hints[name]), default=None)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
@@ -132,36 +151,81 @@ def _flag_type(hint):
 
 def cmd_train(args) -> int:
     text = load_shakespeare(args.data)
-    tokenizer = CharTokenizer.from_text(text)
-    overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
     train_args = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
-    if args.model == "bigram":
+    if args.resume:
+        model, tokenizer, cfg, resume = _resumed_run(args, text, train_args)
+    else:
+        if not args.out:
+            raise CLIError("give --out, the checkpoint file to write (or --resume a saved run)")
+        tokenizer = CharTokenizer.from_text(text)
+        model, cfg = _new_run(args, tokenizer, train_args)
+        resume = None
+    world = distributed.init(resolve_device(cfg.device))
+    args.quiet = args.quiet or not world.is_main
+    data = encode_text(text, tokenizer)
+    device = distributed.device_for(world, resolve_device(cfg.device))
+    dtype = resolve_dtype(cfg.dtype, device, getattr(model.config, "n_embd", 0))
+    processes = f" x {world.size} processes" if world.size > 1 else ""
+    _say(
+        args,
+        f"{model.model_type}: {count_parameters(model):,} parameters on {device}{processes} ({dtype}), "
+        f"{len(data):,} tokens",
+    )
+    summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
+    try:
+        saved = _run_training(args, model, split_data(data), cfg, tokenizer, summary, resume, world)
+    finally:
+        distributed.shutdown()
+    return 0 if saved or not world.is_main else 1
+
+
+def _new_run(args, tokenizer: CharTokenizer, train_args: dict):
+    """The model and TrainConfig of a fresh run: the preset's shape and recipe, then the flags."""
+    model_type, preset = args.model or "gpt", args.preset or "cpu"
+    overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
+    if model_type == "bigram":
         if "block_size" in overrides:  # the bigram has no context; it sets the batches' length
             train_args["block_size"] = overrides.pop("block_size")
         if overrides:
             raise CLIError(f"--{next(iter(overrides)).replace('_', '-')} applies to --model gpt only")
-    config = make_config(args.model, tokenizer.vocab_size, args.preset, **overrides)
-    cfg = replace(TrainConfig(), **train_args, checkpoint_path=args.out)
-    data = encode_text(text, tokenizer)
-    splits = split_data(data)
-    model = build_model(args.model, config)
-    device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype, device, getattr(config, "n_embd", 0))
-    _say(
-        args,
-        f"{args.model}: {count_parameters(model):,} parameters on {device} ({dtype}), {len(data):,} tokens",
-    )
-    summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
-    _run_training(args, model, splits, cfg, tokenizer, summary)
-    return 0
+    config = make_config(model_type, tokenizer.vocab_size, preset, **overrides)
+    recipe = preset if model_type == "gpt" else "bigram"
+    cfg = TrainConfig.preset(recipe, **train_args, checkpoint_path=args.out)
+    torch.manual_seed(cfg.seed)  # the same initial weights for the same seed (DDP copies rank 0's)
+    return build_model(model_type, config), cfg
 
 
-def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary) -> None:
+def _resumed_run(args, text: str, train_args: dict):
+    """The model, tokenizer and settings saved in --resume's checkpoint, with the flags' changes."""
+    shape = [
+        f"--{k.replace('_', '-')}" for k in ("model", "preset", *GPT_FLAGS) if getattr(args, k) is not None
+    ]
+    if shape:
+        raise CLIError(f"{shape[0]} cannot change a resumed run: the model comes from {args.resume}")
+    ckpt = load_checkpoint(args.resume)
+    state = load_train_state(args.resume)
+    if ckpt.summary.get("dataset_sha256") not in (None, sha256_hex(text.encode("utf-8"))):
+        raise CLIError(f"{args.resume} was trained on another text: give the same --data to resume it")
+    cfg = resume_config(state, **train_args, checkpoint_path=args.out or args.resume)
+    step, elapsed = state.info["step"], state.info["elapsed"]
+    if (cfg.max_steps is not None and step >= cfg.max_steps) or (
+        cfg.max_seconds is not None and elapsed >= cfg.max_seconds
+    ):
+        raise CLIError(
+            f"{args.resume} already trained {step} steps in {elapsed:.0f}s, its whole budget: "
+            "give a larger --max-steps or --max-seconds to train on"
+        )
+    return ckpt.model, ckpt.tokenizer, cfg, state
+
+
+def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary, resume, world) -> bool:
+    """Train, printing the events; returns whether the final checkpoint was saved."""
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.max_steps, disable=args.quiet, unit="step", dynamic_ncols=True)
+    saved = None
     try:
-        for event in train(model, splits, cfg, tokenizer, summary=summary):
+        for event in train(model, splits, cfg, tokenizer, summary=summary, resume=resume):
             if isinstance(event, StepEvent):
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.3f}", tok_s=f"{event.tokens_per_sec:,.0f}")
@@ -171,13 +235,21 @@ def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary) -> 
                 )
             elif isinstance(event, SampleEvent) and not args.quiet:
                 bar.write(event.text)
+            elif isinstance(event, CheckpointEvent) and event.error:
+                saved = None
+                print(
+                    f"warning: step {event.step}: {event.error} ({event.path}); training goes on",
+                    file=sys.stderr,
+                )
             elif isinstance(event, CheckpointEvent):
-                last = event.path
-            elif isinstance(event, DoneEvent):
+                saved = event.path
+            elif isinstance(event, DoneEvent) and world.is_main:
                 bar.close()
-                print(f"done after {event.step} steps, {event.elapsed:.1f}s ({event.reason}); saved {last}")
+                where = f"saved {saved}" if saved else "NOT saved (see the warnings above)"
+                print(f"done after {event.step} steps, {event.elapsed:.1f}s ({event.reason}); {where}")
     finally:
         bar.close()
+    return saved is not None
 
 
 def cmd_sample(args) -> int:

@@ -1,13 +1,16 @@
 """Which device to train on (CUDA, then Apple MPS, then CPU), how to describe it, which precision
 to use there, and how many CPU threads: the cores this process may really use (affinity and the
 container's quota) shared among the training runs. Every device-specific branch of the project
-lives in this module."""
+lives in this module: bf16 and TF32 on GPUs, bf16 on CPUs that multiply it natively, and
+torch.compile where a compiler exists."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -166,3 +169,31 @@ def configure_threads(n: int | None = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def configure_device(device: str) -> None:
+    """On CUDA, let float32 matmuls and convolutions use TF32 tensor cores (about 8x the fp32 rate on
+    Ampere and later, with a 10-bit mantissa that training does not notice). Untested here: no GPU."""
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def compiler_available(device: str) -> bool:
+    """torch.compile's CPU code (and its CUDA launchers) is C++ built at run time by a C++ compiler;
+    MPS and a missing compiler mean eager mode."""
+    if device == "mps":
+        return False
+    return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
+
+
+def compile_model(model, device: str):
+    """`torch.compile(model)` where it can work, else `model` with a warning. Errors in compiling
+    fall back to eager mode too (suppress_errors), so --compile never breaks a run."""
+    if not compiler_available(device):
+        warnings.warn("no C++ compiler found for torch.compile: training without compiling", stacklevel=2)
+        return model
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(model)

@@ -3,29 +3,34 @@
 `train(model, splits, cfg)` yields StepEvent, EvalEvent, SampleEvent, CheckpointEvent and a final
 DoneEvent; the CLI prints them, the Train page charts them, the tests count them (minGPT's
 Trainer calls callbacks at the same points). AdamW with decay/no-decay groups, warmup + cosine
-learning rate, gradient clipping and mixed precision follow nanoGPT's `train.py`.
+learning rate, gradient clipping, mixed precision and data-parallel training under torchrun follow
+nanoGPT's `train.py`. A diverging loss stops the run (TrainingDiverged); checkpoints carry what a
+resumed run needs (`train(..., resume=path)` continues it exactly).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 
 import torch
 
-from .checkpoint import save_checkpoint
+from . import distributed
+from .checkpoint import TrainState, load_train_state, save_checkpoint
 from .data import CharTokenizer, Splits, get_batch
-from .device import autocast, resolve_device, resolve_dtype, to_device
+from .device import autocast, compile_model, configure_device, resolve_device, resolve_dtype, to_device
 from .sample import SampleConfig, generate_text
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 32
+    batch_size: int = 32  # rows per optimizer step, over all processes and micro-batches together
     block_size: int | None = None  # None: the GPT's block_size (8 for the bigram)
-    max_steps: int | None = 2000
+    max_steps: int | None = 2000  # counted from the run's start, also when it is resumed
     max_seconds: float | None = None  # a time budget; the first of the two limits ends the run
     learning_rate: float = 1e-3
     min_lr: float | None = None  # None: learning_rate / 10
@@ -34,12 +39,16 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 turns clipping off
+    optimizer: str = "adamw"  # adamw, or muon: Muon for the blocks' matrices, AdamW for the rest
+    muon_lr: float = 0.02  # Muon's peak learning rate (its schedule follows learning_rate's)
+    grad_accum: int = 1  # micro-batches per step in each process: less memory, the same batch
     eval_interval: int = 200
     eval_iters: int = 50
     sample_tokens: int = 0  # > 0: a text sample of this length at every evaluation
     seed: int = 1337
     device: str = "auto"
     dtype: str = "auto"  # auto, float32 or bfloat16 (autocast)
+    compile: bool = False  # torch.compile the model (falls back to eager where it cannot compile)
     checkpoint_path: str | None = None  # saved at every evaluation and at the end
 
     def __post_init__(self):
@@ -47,12 +56,49 @@ class TrainConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
+    @classmethod
+    def preset(cls, name: str, **overrides) -> TrainConfig:
+        """The training recipe that goes with a GPT preset (see `RECIPES`), with `overrides`."""
+        return cls(**{**RECIPES.get(name, {}), **overrides})
+
+
+# Training settings that go with a GPT preset of the same name (tinygpt.gpt.PRESETS); presets
+# without one train with TrainConfig's defaults. See docs/training.md for how each was chosen.
+RECIPES: dict[str, dict] = {
+    # Below val 1.88 in about 10 s of a 2-core CPU: Muon for the blocks' matrices, small batches for
+    # many steps, a short warmup (docs/training.md, bench/bench_time_to_target.py).
+    "cpu": dict(
+        batch_size=16,
+        optimizer="muon",
+        muon_lr=0.04,
+        learning_rate=6e-3,
+        warmup_steps=20,
+        max_steps=600,
+        eval_interval=200,
+        eval_iters=40,
+    ),
+    # The lecture's recipe, exactly: constant learning rate 3e-4, AdamW's defaults (betas 0.9 and
+    # 0.999, weight decay 0.01), no warmup, no clipping; 5,000 steps of 64 x 256 characters.
+    "lecture-exact": dict(
+        batch_size=64,
+        learning_rate=3e-4,
+        min_lr=3e-4,
+        warmup_steps=0,
+        weight_decay=0.01,
+        beta2=0.999,
+        grad_clip=0.0,
+        max_steps=5000,
+        eval_interval=500,
+        eval_iters=200,
+    ),
+}
+
 
 def train_config_problems(cfg: TrainConfig) -> list[str]:
     problems = []
     if cfg.max_steps is None and cfg.max_seconds is None:
         problems.append("give max_steps, max_seconds or both")
-    for name in ("batch_size", "eval_interval", "eval_iters"):
+    for name in ("batch_size", "eval_interval", "eval_iters", "grad_accum"):
         if getattr(cfg, name) < 1:
             problems.append(f"{name} must be at least 1")
     if cfg.max_steps is not None and cfg.max_steps < 1:
@@ -63,7 +109,16 @@ def train_config_problems(cfg: TrainConfig) -> list[str]:
         problems.append("block_size must be at least 1")
     if not cfg.learning_rate > 0:
         problems.append("learning_rate must be above 0")
+    if cfg.optimizer not in OPTIMIZERS:
+        problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {cfg.optimizer!r})")
+    elif cfg.optimizer == "muon" and not hasattr(torch.optim, "Muon"):
+        problems.append(f"the muon optimizer needs PyTorch 2.9 or later (this is {torch.__version__})")
+    if not cfg.muon_lr > 0:
+        problems.append("muon_lr must be above 0")
     return problems
+
+
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass(frozen=True)
@@ -93,6 +148,7 @@ class SampleEvent:
 class CheckpointEvent:
     step: int
     path: str
+    error: str | None = None  # why the save failed (disk full, read-only folder); training goes on
 
 
 @dataclass(frozen=True)
@@ -103,6 +159,18 @@ class DoneEvent:
 
 
 Event = StepEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent
+STOP_REASONS = ("stopped", "max_steps", "max_seconds")
+# A loss this many times the run's first loss means training has blown up, not a noisy batch.
+DIVERGENCE_FACTOR = 1.5
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/infinite or exploded: the run stopped, and nothing diverged was saved.
+    `last_checkpoint` is the last good checkpoint (None if none was written) and `step` where it broke."""
+
+    def __init__(self, message: str, step: int, loss: float, last_checkpoint: str | None):
+        super().__init__(message)
+        self.step, self.loss, self.last_checkpoint = step, loss, last_checkpoint
 
 
 def batch_block_size(model, cfg: TrainConfig) -> int:
@@ -120,15 +188,52 @@ def get_lr(progress: float, step: int, cfg: TrainConfig) -> float:
     return min_lr + coeff * (cfg.learning_rate - min_lr)
 
 
-def configure_optimizer(model, cfg: TrainConfig, device: str) -> torch.optim.AdamW:
-    """AdamW where matrices and embeddings decay and biases and norms (1-D tensors) do not."""
-    params = [p for p in model.parameters() if p.requires_grad]
+def configure_optimizer(model, cfg: TrainConfig, device: str) -> Optimizers:
+    """AdamW where matrices and embeddings decay and biases and norms (1-D tensors) do not; its
+    fused kernel (one pass over all parameters) on CUDA and CPU. With optimizer="muon", the blocks'
+    weight matrices go to Muon instead (the training speedruns' optimizer: momentum, then each
+    update orthogonalised by a Newton-Schulz iteration so that every direction of a matrix learns)."""
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    to_muon = {n for n, p in params.items() if cfg.optimizer == "muon" and p.dim() == 2 and ".h." in n}
+    rest = [p for n, p in params.items() if n not in to_muon]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
     ]
-    fused = device.startswith("cuda")
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
+    fused = device.startswith(("cuda", "cpu"))
+    adamw = torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
+    if not to_muon:
+        return Optimizers(adamw)
+    muon = torch.optim.Muon(
+        [params[n] for n in to_muon], lr=cfg.muon_lr, weight_decay=0.0, adjust_lr_fn="original"
+    )
+    return Optimizers(adamw, muon)
+
+
+class Optimizers:
+    """Optimizers that step together, each on its own parameters, as one. Every param group keeps
+    its peak rate as "peak_lr", so one schedule scales them all."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+        for group in self.param_groups:
+            group["peak_lr"] = group["lr"]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    def set_lr(self, factor: float) -> None:
+        for group in self.param_groups:
+            group["lr"] = group["peak_lr"] * factor
+
+    def zero_grad(self) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
 
 
 @torch.no_grad()
@@ -158,36 +263,62 @@ def train(
     tokenizer: CharTokenizer | None = None,
     should_stop: Callable[[], bool] | None = None,
     summary: dict | None = None,
+    resume: TrainState | str | os.PathLike | None = None,
 ) -> Iterator[Event]:
     """Train `model` in place on `splits`, yielding events. `should_stop()` is checked every step;
     when it returns True the run ends after an evaluation (and checkpoint) of what was learned.
-    `summary` (e.g. the dataset's checksum) is added to each checkpoint's training summary."""
-    device = resolve_device(cfg.device)
+    `summary` (e.g. the dataset's checksum) is added to each checkpoint's training summary.
+    `resume` (a checkpoint saved by train(), or its TrainState) continues that run: `model` must
+    hold its weights (`load_checkpoint(path).model`) and `cfg` its settings (`resume_config`).
+    Raises TrainingDiverged when the loss blows up. Under torchrun every process calls train();
+    only rank 0 evaluates, samples, saves and yields more than StepEvent and DoneEvent."""
+    world = distributed.current()
+    device = distributed.device_for(world, resolve_device(cfg.device))
+    configure_device(device)
     dtype = resolve_dtype(cfg.dtype, device, getattr(model.config, "n_embd", 0))
     block_size = batch_block_size(model, cfg)
-    torch.manual_seed(cfg.seed)  # dropout masks
-    g = torch.Generator().manual_seed(cfg.seed)
+    _check_batch_split(cfg, world)
+    torch.manual_seed(cfg.seed + world.rank)  # dropout masks: each process its own
+    g = torch.Generator().manual_seed(cfg.seed)  # batches: the same stream in every process
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
+    net = compile_model(model, device) if cfg.compile else model
+    net = distributed.wrap(net, world, device)
     run = _RunState(device=device, dtype=str(dtype).removeprefix("torch."), block_size=block_size)
-    start = time.perf_counter()
-    step = 0
-    reason = None
+    step, elapsed0 = 0, 0.0
+    if resume is not None:
+        step, elapsed0 = _restore(resume, model, optimizer, g, run, world)
+    start = time.perf_counter() - elapsed0
+    reason = _stop_reason(step, elapsed0, cfg, None)  # a resumed run may have nothing left to do
     while reason is None:
         elapsed = time.perf_counter() - start
         lr = get_lr(_progress(step, elapsed, cfg), step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        optimizer.set_lr(lr / cfg.learning_rate)
         t0 = time.perf_counter()
-        loss = _train_step(model, optimizer, splits, block_size, cfg, g, device, dtype)
+        loss = _train_step(net, optimizer, splits.train, block_size, cfg, g, device, dtype, world)
         step += 1
         dt = time.perf_counter() - t0
         elapsed = time.perf_counter() - start
+        loss = distributed.mean(loss, world)
+        run.first_loss = run.first_loss or loss
+        _check_divergence(loss, step, cfg, run)
         yield StepEvent(step, loss, lr, cfg.batch_size * block_size / dt, elapsed)
-        reason = _stop_reason(step, elapsed, cfg, should_stop)
-        if step % cfg.eval_interval == 0 or reason is not None:
-            yield from _evaluate(model, splits, cfg, tokenizer, run, step, start, summary)
+        reason = _stop_reason(step, elapsed, cfg, should_stop) if world.is_main else None
+        reason = distributed.decision(reason, STOP_REASONS, world)
+        if world.is_main and (step % cfg.eval_interval == 0 or reason is not None):
+            capture = partial(_capture, model, optimizer, g, run, step, start, cfg)
+            yield from _evaluate(model, splits, cfg, tokenizer, run, step, start, summary, capture)
+    distributed.barrier(world)  # the other processes wait while rank 0 saves the last checkpoint
     yield DoneEvent(step, time.perf_counter() - start, reason)
+
+
+def resume_config(state: TrainState | str | os.PathLike, **changes) -> TrainConfig:
+    """The TrainConfig a checkpoint's run was trained with, with `changes` (e.g. a larger
+    max_steps to train on past the old end, or a new checkpoint_path)."""
+    state = state if isinstance(state, TrainState) else load_train_state(state)
+    names = {f.name for f in fields(TrainConfig)}
+    saved = {k: v for k, v in state.info["train_config"].items() if k in names}
+    return TrainConfig(**{**saved, **changes})
 
 
 @dataclass
@@ -196,18 +327,55 @@ class _RunState:
     dtype: str
     block_size: int
     history: list = field(default_factory=list)  # every evaluation so far, saved with checkpoints
+    first_loss: float | None = None  # the run's first loss: what the divergence guard compares with
+    last_saved: tuple[int, str] | None = None  # (step, path) of the last good checkpoint
 
 
-def _train_step(model, optimizer, splits, block_size, cfg, g, device, dtype) -> float:
-    x, y = get_batch(splits.train, block_size, cfg.batch_size, g)
-    with autocast(device, dtype):
-        _, loss = model(to_device(x, device), to_device(y, device))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+def _check_batch_split(cfg: TrainConfig, world: distributed.World) -> None:
+    parts = world.size * cfg.grad_accum
+    if cfg.batch_size % parts:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} does not split evenly into {world.size} process(es) x "
+            f"{cfg.grad_accum} micro-batch(es): choose a multiple of {parts}"
+        )
+
+
+def _train_step(net, optimizer, data, block_size, cfg, g, device, dtype, world) -> float:
+    """One optimizer step over the global batch: every process draws the same batch and trains on
+    its own rows, in `grad_accum` micro-batches; DDP averages the gradients. Returns this process's
+    mean loss."""
+    x, y = get_batch(data, block_size, cfg.batch_size, g)  # (B, T) each, identical in every process
+    rows = cfg.batch_size // world.size
+    x, y = x[world.rank * rows : (world.rank + 1) * rows], y[world.rank * rows : (world.rank + 1) * rows]
+    optimizer.zero_grad()
+    total = 0.0
+    for i, (xb, yb) in enumerate(zip(x.chunk(cfg.grad_accum), y.chunk(cfg.grad_accum), strict=True)):
+        with distributed.sync_gradients(net, last=i == cfg.grad_accum - 1):
+            with autocast(device, dtype):
+                _, loss = net(to_device(xb, device), to_device(yb, device))
+            (loss / cfg.grad_accum).backward()
+        total += loss.item()
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
     optimizer.step()
-    return loss.item()
+    return total / cfg.grad_accum
+
+
+def _check_divergence(loss: float, step: int, cfg: TrainConfig, run: _RunState) -> None:
+    if math.isfinite(loss) and loss <= DIVERGENCE_FACTOR * run.first_loss:
+        return
+    what = f"became {loss}" if not math.isfinite(loss) else f"rose to {loss:.4g} from {run.first_loss:.2f}"
+    if run.last_saved:
+        kept = f"The last good checkpoint (step {run.last_saved[0]}) is kept at {run.last_saved[1]}."
+    else:
+        kept = "No checkpoint was saved: the run diverged before its first evaluation."
+    rate = f"learning rate ({cfg.learning_rate:g}"
+    rate += f", Muon's {cfg.muon_lr:g})" if cfg.optimizer == "muon" else ")"
+    message = (
+        f"Training diverged at step {step}: the loss {what}. The {rate} is the likely cause: try one "
+        f"3 to 10 times lower, or more warmup steps. {kept}"
+    )
+    raise TrainingDiverged(message, step, loss, run.last_saved[1] if run.last_saved else None)
 
 
 def _progress(step: int, elapsed: float, cfg: TrainConfig) -> float:
@@ -229,8 +397,10 @@ def _stop_reason(step, elapsed, cfg: TrainConfig, should_stop) -> str | None:
     return None
 
 
-def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summary):
+def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summary, capture):
     losses = estimate_loss(model, splits, run.block_size, cfg, run.device, getattr(torch, run.dtype))
+    for name in ("train", "val"):
+        _check_divergence(losses[name], step, cfg, run)
     elapsed = time.perf_counter() - start
     run.history.append(
         {"step": step, "train_loss": losses["train"], "val_loss": losses["val"], "elapsed": elapsed}
@@ -252,5 +422,66 @@ def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summar
             "history": run.history,
             **(summary or {}),
         }
-        path = save_checkpoint(cfg.checkpoint_path, model, tokenizer, info)
-        yield CheckpointEvent(step, str(path))
+        try:
+            path = save_checkpoint(cfg.checkpoint_path, model, tokenizer, info, capture())
+        except OSError as e:
+            yield CheckpointEvent(step, str(cfg.checkpoint_path), f"could not save: {e.strerror or e}")
+        else:
+            run.last_saved = (step, str(path))
+            yield CheckpointEvent(step, str(path))
+
+
+def _capture(model, optimizer: Optimizers, g, run: _RunState, step: int, start: float, cfg) -> TrainState:
+    """What a resumed run needs: each parameter's optimizer state (AdamW's moments, Muon's momentum)
+    under the parameter's name, the random states (dropout, batches), the step and the clock (the
+    schedule's position), and the run's history."""
+    tensors = {"rng.torch": torch.get_rng_state(), "rng.batches": g.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors |= {f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+    names = {p: name for name, p in model.named_parameters()}
+    for opt in optimizer.optimizers:
+        for p, values in opt.state.items():
+            tensors |= {f"optimizer.{names[p]}.{k}": v for k, v in values.items()}
+    info = {
+        "step": step,
+        "elapsed": time.perf_counter() - start,  # the clock of a time budget goes on from here
+        "first_loss": run.first_loss,
+        "history": run.history,
+        "train_config": asdict(cfg),
+    }
+    return TrainState(info, tensors)
+
+
+def _restore(resume, model, optimizer: Optimizers, g, run: _RunState, world) -> tuple[int, float]:
+    """Load a TrainState into the optimizers, the random generators and `run`; returns (step, elapsed)."""
+    state = resume if isinstance(resume, TrainState) else load_train_state(resume)
+    saved: dict[str, dict] = {}  # parameter name -> its optimizer state
+    for key, t in state.tensors.items():
+        if key.startswith("optimizer."):
+            name, field_name = key.removeprefix("optimizer.").rsplit(".", 1)
+            saved.setdefault(name, {})[field_name] = t
+    names = {p: name for name, p in model.named_parameters()}
+    for opt in optimizer.optimizers:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        if any(names[p] not in saved or _shape(saved[names[p]]) != p.shape for p in params):
+            raise ValueError("the checkpoint's optimizer state does not match this model or optimizer")
+        # this run's hyperparameters, the saved run's moments (load_state_dict moves them to the device)
+        moments = {i: saved[names[p]] for i, p in enumerate(params)}
+        opt.load_state_dict({"state": moments, "param_groups": opt.state_dict()["param_groups"]})
+    g.set_state(state.tensors["rng.batches"])
+    if world.is_main:  # the other processes keep their own dropout seeds
+        torch.set_rng_state(state.tensors["rng.torch"])
+    cuda = [state.tensors[k] for k in sorted(state.tensors) if k.startswith("rng.cuda.")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    run.history = list(state.info.get("history", []))
+    run.first_loss = state.info.get("first_loss")
+    if isinstance(resume, (str, os.PathLike)):
+        run.last_saved = (state.info["step"], str(resume))
+    return int(state.info["step"]), float(state.info["elapsed"])
+
+
+def _shape(values: dict) -> torch.Size | None:
+    """The parameter's shape as its saved state shows it (AdamW's exp_avg or Muon's momentum_buffer)."""
+    moment = values.get("exp_avg", values.get("momentum_buffer"))
+    return None if moment is None else moment.shape
