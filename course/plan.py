@@ -21,7 +21,7 @@ from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
 from tinygpt.device import configure_threads, resolve_device
 from tinygpt.gpt import PRESETS, GPTConfig, config_problems
 from tinygpt.models import build_model, count_parameters
-from tinygpt.train import RECIPES, StepEvent, TrainConfig, train, train_config_problems
+from tinygpt.train import RECIPES, StepEvent, TrainConfig, TrainingDiverged, train, train_config_problems
 
 RACE = ("bigram", "gpt")
 # A bigram is a single lookup table: a large learning rate without weight decay brings it to its
@@ -148,6 +148,35 @@ class RunSpec:
         if kind == "bigram":
             cfg = replace(cfg, learning_rate=self.bigram_lr, weight_decay=0.0)
         return cfg
+
+
+def continued_spec(meta: dict, data: TrainingData) -> RunSpec:
+    """The spec to train a saved run on (`tinygpt.checkpoint.read_metadata`'s `meta`): its model and
+    settings, and a budget as long again as its first one, counted from where it stopped. Raises
+    SpecError when it cannot continue on `data`."""
+    summary, problems = meta["summary"], []
+    if not meta.get("resumable"):
+        problems.append("it holds no training state (saved by an older version, or not by a training run)")
+    if summary.get("dataset_sha256") != data.summary["dataset_sha256"]:
+        problems.append(
+            f"it was trained on {summary.get('dataset', 'another text')}: choose that text in lesson 1"
+        )
+    if problems:
+        raise SpecError(problems)
+    kind, cfg = (
+        meta["model_type"],
+        TrainConfig(**{k: v for k, v in summary["train_config"].items() if k in _train_names()}),
+    )
+    gpt = (
+        GPTConfig.from_dict(meta["config"])
+        if kind == "gpt"
+        else GPTConfig(vocab_size=len(meta["vocab"]), block_size=cfg.block_size or 8)
+    )
+    return RunSpec((kind,), gpt, replace(cfg, checkpoint_path=None), summary.get("preset", "custom"))
+
+
+def _train_names() -> set[str]:
+    return {f.name for f in fields(TrainConfig)}
 
 
 class SpecError(ValueError):
@@ -345,12 +374,14 @@ def _timed_steps(
         sample_tokens=0,
         device=device,
     )
-    times = [
-        batch * spec.block_size / e.tokens_per_sec
-        for e in train(model, data.splits, cfg)
-        if isinstance(e, StepEvent)
-    ]
-    return statistics.median(times[1:])
+    times = []
+    try:
+        for e in train(model, data.splits, cfg):
+            if isinstance(e, StepEvent):
+                times.append(batch * spec.block_size / e.tokens_per_sec)
+    except TrainingDiverged:
+        pass  # the steps it took still took their time; the run itself will say that it diverges
+    return statistics.median(times[1:] or times)
 
 
 def bigram_floor(data: TrainingData) -> float:

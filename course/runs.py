@@ -25,10 +25,18 @@ from pathlib import Path
 import torch
 
 from course.plan import RunSpec, TrainingData, count_parameters_of
-from tinygpt.checkpoint import SUFFIX, CheckpointError, list_checkpoints, read_metadata
+from tinygpt.checkpoint import SUFFIX, CheckpointError, list_checkpoints, load_checkpoint, read_metadata
 from tinygpt.device import configure_threads, env_int, training_cores, training_threads
 from tinygpt.models import build_model
-from tinygpt.train import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StepEvent, train
+from tinygpt.train import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StepEvent,
+    TrainingDiverged,
+    train,
+)
 
 log = logging.getLogger(__name__)
 MOST_RUNS_BY_DEFAULT = 4  # beyond this, runs would get a thread each and still wait on memory
@@ -264,18 +272,22 @@ class Run:
     def _generators(self) -> dict[str, Iterator]:
         gens = {}
         for kind in self.spec.models:
-            model = self._build(kind)
-            summary = self._summaries[kind] = {  # train() reads it at each save: `status` can change
-                **self.data.summary,
-                "run_id": self.id,
-                "run_name": self.name,
-                "race": list(self.spec.models),
-                "owner": owner_tag(self.owner),
-                "status": RUNNING,
-            }
-            cfg = self.spec.train_config(kind, str(self._path(kind)))
+            model, cfg = self._build(kind), self.spec.train_config(kind, str(self._path(kind)))
+            summary = self._summary(kind)
             gens[kind] = train(model, self.data.splits, cfg, self.data.tokenizer, self._stopping, summary)
         return gens
+
+    def _summary(self, kind: str) -> dict:
+        """What train() adds to each checkpoint of `kind`; it reads it at every save, so `status` can change."""
+        self._summaries[kind] = {
+            **self.data.summary,
+            "run_id": self.id,
+            "run_name": self.name,
+            "race": list(self.spec.models),
+            "owner": owner_tag(self.owner),
+            "status": RUNNING,
+        }
+        return self._summaries[kind]
 
     def _build(self, kind: str) -> torch.nn.Module:
         torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
@@ -325,6 +337,39 @@ class Run:
         return RUNNING
 
 
+class ContinuedRun(Run):
+    """A saved run trained on from where it stopped: `train(..., resume=path)` restores its weights,
+    optimizer state, schedule, random state and clock, and it saves into the same file. Its spec
+    (`plan.continued_spec`) counts the budget from now, so the page's progress bar starts at zero;
+    train() is given the same budget counted from the run's first step."""
+
+    def __init__(self, spec, data, folder, name=None, owner=None, threads=training_threads, *, resume):
+        self.resume, self.before = Path(resume), read_metadata(resume)["summary"]
+        super().__init__(spec, data, folder, name or self.resume.stem, owner, threads)
+
+    def _path(self, kind: str) -> Path:
+        return self.resume
+
+    def _generators(self) -> dict[str, Iterator]:
+        kind, cfg = self.spec.models[0], self.spec.train
+        extra = dict(
+            max_steps=cfg.max_steps and self.before["steps"] + cfg.max_steps,
+            max_seconds=cfg.max_seconds and self.before["elapsed_seconds"] + cfg.max_seconds,
+        )
+        cfg = replace(cfg, **extra, checkpoint_path=str(self.resume))
+        model = load_checkpoint(self.resume).model.train()
+        gen = train(
+            model,
+            self.data.splits,
+            cfg,
+            self.data.tokenizer,
+            self._stopping,
+            self._summary(kind),
+            self.resume,
+        )
+        return {kind: gen}
+
+
 def _run_name(spec: RunSpec, run_id: str) -> str:
     """e.g. race-cpu-20250102-153000-1a2b, gpt-lecture-..., bigram-...: unique and sortable."""
     what = "race" if len(spec.models) > 1 else spec.models[0]
@@ -367,6 +412,8 @@ def _in_turn(gens: dict[str, Iterator], record, new_step, stopped) -> None:
 def failure_message(e: Exception) -> str:
     """A sentence for the page: out-of-memory gets advice, anything else its type and message."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, TrainingDiverged):
+        return str(e)  # it names the step, the likely cause and what was kept
     if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower():
         return (
             "Training ran out of memory. Lower the batch size, block size, layers or embedding size "

@@ -39,7 +39,7 @@ if run is not None:
     parts.live(registry, run.id, floor, data.tokenizer.vocab_size)
 
 st.subheader("Your saved runs")
-parts.saved_runs(registry, run)
+parts.saved_runs(registry, run, data)
 
 st.markdown(
     "**Under the hood.** Each step draws a random batch, runs the model forward to get the loss, "

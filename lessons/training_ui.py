@@ -236,40 +236,20 @@ def samples(view: runs.RunView, floor: float) -> None:
         col.code(sample, language=None, wrap_lines=True)
 
 
-def saved_runs(registry, run) -> None:
-    """The learner's saved checkpoints (download, delete) and the other runs on this server (watch)."""
+def saved_runs(registry, run, data: plan.TrainingData) -> None:
+    """The learner's saved checkpoints (download, continue, delete), runs a restart cut short, and the
+    other runs on this server (watch)."""
     busy, saved = registry.busy_paths(), runs.saved_runs(ui.USER_DIR)
     if not saved:
         st.caption(
             "Nothing saved yet. A run saves itself at every evaluation and when it ends; this list updates then."
         )
     for path, meta in saved:
-        s, cols = meta["summary"], st.columns([4, 1, 1], vertical_alignment="center")
-        loss = f" · val loss {s['val_loss']:.3f}" if isinstance(s.get("val_loss"), float) else ""
-        cols[0].markdown(f"**{path.stem}** · {meta['model_type']} · {s.get('steps', '?')} steps{loss}")
-        cols[1].download_button(
-            "Download",
-            partial(path.read_bytes),
-            file_name=path.name,
-            on_click="ignore",
-            key=f"train_dl_{path.name}",
-            mime="application/octet-stream",
-            icon=":material/download:",
-        )
-        mine = runs.owns_saved(meta, viewer())
-        if cols[2].button(
-            "Delete",
-            key=f"train_del_{path.name}",
-            icon=":material/delete:",
-            disabled=path.resolve() in busy or not mine,
-            help=None if mine else "Saved by another viewer: only they can delete it.",
-        ):
-            runs.delete_saved_run(path, ui.USER_DIR, busy, owner=viewer())
-            st.rerun()
+        saved_run(registry, path, meta, path.resolve() in busy, data)
     for cut in registry.interrupted(ui.USER_DIR):
         st.warning(
-            f"**{cut.name}** was still training when the server restarted. Its last save, at step "
-            f"{cut.step:,}, is kept: sample from it in the generation lesson.",
+            f"**{cut.name}** was still training when the server restarted. Its last save, at step {cut.step:,}, is "
+            "kept: continue it above, or sample from it in the generation lesson.",
             icon=":material/restart_alt:",
         )
     if others := [r for r in registry.runs() if run is None or r.id != run.id]:
@@ -282,3 +262,50 @@ def saved_runs(registry, run) -> None:
                 elif cols[1].button("Watch", key=f"train_watch_{other.id}"):
                     st.session_state[RUN] = other.id
                     st.rerun()
+
+
+def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -> None:
+    """One saved checkpoint: what it is, and its buttons. Continuing trains it on for as long again
+    from where it stopped (`runs.ContinuedRun`); only its owner may continue or delete it."""
+    s, cols = meta["summary"], st.columns([4, 1, 1, 1], vertical_alignment="center")
+    loss = f" · val loss {s['val_loss']:.3f}" if isinstance(s.get("val_loss"), float) else ""
+    cols[0].markdown(f"**{path.stem}** · {meta['model_type']} · {s.get('steps', '?')} steps{loss}")
+    cols[1].download_button(
+        "Download",
+        partial(path.read_bytes),
+        file_name=path.name,
+        on_click="ignore",
+        key=f"train_dl_{path.name}",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+    mine = runs.owns_saved(meta, viewer())
+    why_not = None if mine else "Saved by another viewer: only they can change it."
+    try:
+        spec = plan.continued_spec(meta, data)
+    except plan.SpecError as e:
+        spec, why_not = None, why_not or f"Cannot continue: {e}."
+    if cols[2].button(
+        "Continue",
+        key=f"train_more_{path.name}",
+        icon=":material/fast_forward:",
+        disabled=busy or spec is None or not mine,
+        help=why_not or "Train it on, for as long again.",
+    ):
+        try:
+            new = registry.start(
+                spec, data, ui.USER_DIR, owner=viewer(), run_class=partial(runs.ContinuedRun, resume=path)
+            )
+            st.session_state[RUN] = st.query_params["run"] = new.id
+            st.rerun()
+        except runs.TooManyRuns as e:
+            st.warning(str(e), icon=":material/hourglass_top:")
+    if cols[3].button(
+        "Delete",
+        key=f"train_del_{path.name}",
+        icon=":material/delete:",
+        disabled=busy or not mine,
+        help=why_not if not mine else None,
+    ):
+        runs.delete_saved_run(path, ui.USER_DIR, registry.busy_paths(), owner=viewer())
+        st.rerun()

@@ -11,6 +11,7 @@ import streamlit as st
 from conftest import app_test, decode_array, plotly_spec
 
 from course import plan, runs
+from tinygpt.checkpoint import read_metadata
 
 PAGE = "lessons/4_training.py"
 
@@ -212,3 +213,28 @@ def test_a_failing_run_shows_its_message_and_the_page_keeps_working(runs_dir):
         at.error[0].value.startswith("Training stopped with an error") and "block_size" in at.error[0].value
     )
     assert not at.button(key="train_start").disabled  # free to try again
+
+
+def test_a_saved_run_can_be_continued_from_the_page(runs_dir):
+    at = tiny(page(), steps=20)
+    at.button(key="train_start").click().run()
+    poll(at, lambda a: "finished" in progress_text(a))
+    path = next(runs_dir.glob("*-gpt.safetensors"))
+    at.run()
+    at.button(key=f"train_more_{path.name}").click().run()
+    assert not at.exception
+    run = runs.shared_registry().get(at.session_state["train_run_id"])
+    assert isinstance(run, runs.ContinuedRun) and run.checkpoints() == [path]
+    poll(at, lambda a: "finished" in progress_text(a))
+    assert read_metadata(path)["summary"]["steps"] == 40
+
+
+def test_a_diverging_run_shows_why_and_its_curve(runs_dir):
+    at = tiny(page(), steps=500)
+    at.number_input(key="train_learning_rate").set_value(1.0).run()
+    at.segmented_control(key="train_what").set_value("gpt").run()
+    at.button(key="train_start").click().run()
+    poll(at, lambda a: "failed" in progress_text(a))
+    assert not at.exception
+    assert at.error[0].value.startswith("Training diverged at step") and "learning rate" in at.error[0].value
+    assert len(plotly_spec(at, "train_chart")["data"]) >= 3  # the curve up to that point

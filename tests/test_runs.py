@@ -4,11 +4,13 @@ a killed server, and a runs folder that cannot be written."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,6 @@ from tinygpt import device
 from tinygpt.checkpoint import load_checkpoint, read_metadata
 from tinygpt.device import training_threads
 from tinygpt.models import build_model, count_parameters
-from tinygpt.train import CheckpointEvent
 
 
 @pytest.fixture(scope="module")
@@ -296,11 +297,6 @@ def unwritable_folder(tmp_path) -> Path:
         pytest.skip("no read-only folder on this machine")
 
 
-@pytest.mark.xfail(
-    "error" not in CheckpointEvent.__dataclass_fields__,
-    reason="train() keeps training after a failed save once CheckpointEvent has `error`",
-    strict=True,
-)
 def test_a_run_that_cannot_save_keeps_training_and_says_why(registry, data, unwritable_folder):
     run = registry.start(tiny_spec(data, max_steps=20, eval_interval=5), data, unwritable_folder)
     assert run.wait(120)
@@ -405,3 +401,39 @@ def test_a_step_too_slow_for_the_device_is_refused_before_it_is_timed(data):
     problems = plan.check_spec(spec, data, "cpu")
     assert any("one training step would take about" in p and "lower the batch size" in p for p in problems)
     assert plan.check_spec(plan.make_spec(("gpt",), data.tokenizer.vocab_size, "lecture"), data, "cpu") == []
+
+
+@pytest.mark.parametrize("models", [("gpt",), ("bigram",)])
+def test_a_saved_run_continues_where_it_stopped_into_the_same_file(registry, data, tmp_path, models):
+    first = registry.start(
+        tiny_spec(data, models, max_steps=20, eval_interval=10), data, tmp_path, owner="me"
+    )
+    assert first.wait(120) and first.status == runs.FINISHED
+    path = first.checkpoints()[0]
+    meta = read_metadata(path)
+    spec = plan.continued_spec(meta, data)
+    assert spec.models == models and spec.train.max_steps == 20  # as long again, counted from now
+    more = registry.start(
+        spec, data, tmp_path, owner="me", run_class=functools.partial(runs.ContinuedRun, resume=path)
+    )
+    assert more.wait(120) and more.status == runs.FINISHED, more.view().error
+    trace = more.view().models[models[0]]
+    assert trace.steps[0] == 21 and trace.steps[-1] == 40 and more.view().progress == 1.0
+    after = read_metadata(path)["summary"]
+    assert after["steps"] == 40 and [h["step"] for h in after["history"]] == [10, 20, 30, 40]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the same file, nothing else
+
+
+def test_a_run_on_another_text_or_without_its_state_cannot_continue(data, tiny_checkpoint):
+    other = plan.TrainingData.from_text("To be, or not to be: that is the question. " * 50, "hamlet.txt")
+    with pytest.raises(plan.SpecError, match="choose that text in lesson 1|no training state"):
+        plan.continued_spec(read_metadata(tiny_checkpoint), other)
+
+
+def test_a_diverged_run_says_why_and_keeps_its_curve(registry, data, tmp_path):
+    spec = tiny_spec(data, ("gpt",), learning_rate=1.0, warmup_steps=0, max_steps=200)
+    run = registry.start(replace(spec, train=replace(spec.train, learning_rate=50.0)), data, tmp_path)
+    assert run.wait(120) and run.status == runs.FAILED
+    view = run.view()
+    assert view.error.startswith("Training diverged at step") and "learning rate (50" in view.error
+    assert view.models["gpt"].steps  # the curve up to that point stays on the page

@@ -260,7 +260,7 @@ class CausalSelfAttention(nn.Module):
         else:
             y, att = explicit_attention(q, k, v, self.scale, p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble heads: (B, T, C)
-        return self.resid_dropout(self.c_proj(y)), att
+        return self.resid_dropout(self.c_proj(y)), att if need_weights else None
 
     def one_token(self):
         """`forward` for one new token (C,) at batch 1 as a function (x, cache) -> the heads side by
