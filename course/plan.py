@@ -30,44 +30,31 @@ BIGRAM_LR = 0.1
 # Training settings that go with each GPT preset (the page's defaults). "cpu" is tuned so that on
 # a 2-core CPU the GPT beats the bigram's best loss within seconds and reaches about 1.6 in the minute
 # of a race (see bench/bench_race.py): the command line's recipe (Muon) with twice its batch, which
-# pays over a minute.
+# pays over a minute. "lecture-exact" is the lecture's own recipe, to compare with the video.
+_BUDGET = (
+    "batch_size",
+    "learning_rate",
+    "warmup_steps",
+    "max_seconds",
+    "max_steps",
+    "eval_interval",
+    "eval_iters",
+    "sample_tokens",
+)
 TRAIN_DEFAULTS: dict[str, dict] = {
     "cpu": RECIPES["cpu"]
     | dict(
         batch_size=32, max_seconds=60.0, max_steps=None, eval_interval=100, eval_iters=10, sample_tokens=150
     ),
-    "small": dict(
-        batch_size=64,
-        learning_rate=2e-3,
-        warmup_steps=100,
-        max_seconds=600.0,
-        max_steps=None,
-        eval_interval=100,
-        eval_iters=20,
-        sample_tokens=200,
-    ),
-    "lecture": dict(
-        batch_size=64,
-        learning_rate=3e-4,
-        warmup_steps=100,
-        max_seconds=None,
-        max_steps=5000,
-        eval_interval=500,
-        eval_iters=200,
-        sample_tokens=300,
-    ),
-    # The lecture's own recipe (constant 3e-4, AdamW's defaults, no clipping), to compare with the video.
-    "lecture-exact": dict(**RECIPES["lecture-exact"], max_seconds=None, sample_tokens=300),
-    "tiny": dict(
-        batch_size=16,
-        learning_rate=1e-2,
-        warmup_steps=5,
-        max_seconds=None,
-        max_steps=200,
-        eval_interval=10,
-        eval_iters=2,
-        sample_tokens=40,
-    ),
+    "lecture-exact": RECIPES["lecture-exact"] | dict(max_seconds=None, sample_tokens=300),
+    **{
+        name: dict(zip(_BUDGET, row, strict=True))
+        for name, row in {  # batch, lr, warmup, seconds, steps, evaluate every, eval batches, sample
+            "small": (64, 2e-3, 100, 600.0, None, 100, 20, 200),
+            "lecture": (64, 3e-4, 100, None, 5000, 500, 200, 300),
+            "tiny": (16, 1e-2, 5, None, 200, 10, 2, 40),
+        }.items()
+    },
 }
 # A modest speed for each kind of device, in FLOP/s (this project's 2-core CPU does about 1.8e11 in
 # fp32): settings whose single step would take longer than MAX_STEP_SECONDS are refused before the

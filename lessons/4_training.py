@@ -9,7 +9,8 @@ from lessons import training_ui as parts
 from lessons import ui
 from tinygpt.bigram import BigramLM
 from tinygpt.gpt import GPT
-from tinygpt.train import configure_optimizer, estimate_loss, get_lr, train
+from tinygpt.optim import configure_optimizer
+from tinygpt.train import estimate_loss, get_lr, train
 
 PAGE = "lessons/4_training.py"
 
@@ -39,7 +40,7 @@ if run is not None:
     parts.live(registry, run.id, floor, data.tokenizer.vocab_size)
 
 st.subheader("Your saved runs")
-parts.saved_runs(registry, run, data)
+parts.runs_list(registry, run, data)
 
 st.markdown(
     "**Under the hood.** Each step draws a random batch, runs the model forward to get the loss, "

@@ -2,12 +2,11 @@
 shown before starting, the run panel (start, stop, the live chart) and the saved runs. Planning is
 `course.plan`, the background run `course.runs`, the chart and tables `course.figures.training`."""
 
-import uuid
 from functools import partial
 
 import streamlit as st
 
-from course import plan, runs
+from course import plan, runs, saved_runs
 from course.figures.training import loss_figure, parameter_frame
 from course.text import MODEL_NAMES as NAMES
 from course.text import duration
@@ -16,7 +15,7 @@ from tinygpt.device import best_device, configure_threads, describe_device
 from tinygpt.gpt import PRESETS
 
 REFRESH = 1.0  # seconds between redraws of a running run (bench/bench_race.py measures its cost)
-RUN, VIEWER = "train_run_id", "train_viewer"
+RUN = "train_run_id"
 WHAT = {"race": plan.RACE, "gpt": ("gpt",), "bigram": ("bigram",)}
 WHAT_LABELS = {"race": "Race both", "gpt": "Transformer only", "bigram": "Bigram only"}
 PERSIST = dict(persist_state="session")  # the settings survive a visit to another lesson
@@ -45,11 +44,6 @@ def step_time(_spec: plan.RunSpec, _data: plan.TrainingData, key: str) -> plan.S
     return plan.time_per_step(_spec, _data)
 
 
-def viewer() -> str:
-    """This browser session's token: the runs it starts are its own to stop and delete."""
-    return st.session_state.setdefault(VIEWER, uuid.uuid4().hex)
-
-
 def attached_run(registry: runs.RunRegistry) -> runs.Run | None:
     """The run this session shows: the one it started or chose to watch, or the one in the URL (a
     shared link or a reload: watched, stoppable only by the session that started it)."""
@@ -61,7 +55,9 @@ def attached_run(registry: runs.RunRegistry) -> runs.Run | None:
 
 def owns_active(run: runs.Run | None) -> bool:
     return (
-        run is not None and runs.shared_registry().can_control(run.id, viewer()) and run.status in runs.ACTIVE
+        run is not None
+        and runs.shared_registry().can_control(run.id, ui.viewer())
+        and run.status in runs.ACTIVE
     )
 
 
@@ -167,17 +163,17 @@ def start_stop(registry, run, spec, data, problems) -> None:
         if left.button(
             "Stop", icon=":material/stop:", key="train_stop", help="Evaluates and saves what it learned."
         ):
-            registry.stop(run.id, viewer())
+            registry.stop(run.id, ui.viewer())
     elif left.button(
         "Start training", "train_start", type="primary", icon=":material/play_arrow:", disabled=bool(problems)
     ):
         try:
-            run = registry.start(spec, data, ui.USER_DIR, owner=viewer())
+            run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
             st.session_state[RUN] = st.query_params["run"] = run.id
             st.rerun()
         except runs.TooManyRuns as e:
             right.warning(str(e), icon=":material/hourglass_top:")
-    if run is not None and not registry.can_control(run.id, viewer()):
+    if run is not None and not registry.can_control(run.id, ui.viewer()):
         right.caption(f"Watching **{run.name}**, started in another browser session.")
 
 
@@ -236,10 +232,10 @@ def samples(view: runs.RunView, floor: float) -> None:
         col.code(sample, language=None, wrap_lines=True)
 
 
-def saved_runs(registry, run, data: plan.TrainingData) -> None:
+def runs_list(registry, run, data: plan.TrainingData) -> None:
     """The learner's saved checkpoints (download, continue, delete), runs a restart cut short, and the
     other runs on this server (watch)."""
-    busy, saved = registry.busy_paths(), runs.saved_runs(ui.USER_DIR)
+    busy, saved = registry.busy_paths(), saved_runs.saved_runs(ui.USER_DIR)
     if not saved:
         st.caption(
             "Nothing saved yet. A run saves itself at every evaluation and when it ends; this list updates then."
@@ -279,7 +275,7 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
         mime="application/octet-stream",
         icon=":material/download:",
     )
-    mine = runs.owns_saved(meta, viewer())
+    mine = saved_runs.owns_saved(meta, ui.viewer())
     why_not = None if mine else "Saved by another viewer: only they can change it."
     try:
         spec = plan.continued_spec(meta, data)
@@ -294,7 +290,7 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
     ):
         try:
             new = registry.start(
-                spec, data, ui.USER_DIR, owner=viewer(), run_class=partial(runs.ContinuedRun, resume=path)
+                spec, data, ui.USER_DIR, owner=ui.viewer(), run_class=partial(runs.ContinuedRun, resume=path)
             )
             st.session_state[RUN] = st.query_params["run"] = new.id
             st.rerun()
@@ -307,5 +303,5 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
         disabled=busy or not mine,
         help=why_not if not mine else None,
     ):
-        runs.delete_saved_run(path, ui.USER_DIR, registry.busy_paths(), owner=viewer())
+        saved_runs.delete_saved_run(path, ui.USER_DIR, registry.busy_paths(), owner=ui.viewer())
         st.rerun()

@@ -9,7 +9,6 @@ from course.figures import ladder as figures
 from course.plan import TrainingData
 from course.text import duration
 from lessons import ui
-from lessons.training_ui import viewer  # this browser session's token: its runs are its own
 from tinygpt.checkpoint import CheckpointError
 from tinygpt.ladder import CLIMB, RUNGS, LadderSettings, rung_config
 from tinygpt.sample import SampleConfig, generate_text
@@ -126,13 +125,13 @@ def current_run() -> ladder.LadderRun | None:
 def start_button(rungs: tuple[str, ...], steps: int, label: str, key: str, where=st) -> None:
     """Start training `rungs` in turn for `steps` each; Stop instead while this session's run trains."""
     run, registry = current_run(), runs.shared_registry()
-    if run is not None and run.status in runs.ACTIVE and registry.can_control(run.id, viewer()):
+    if run is not None and run.status in runs.ACTIVE and registry.can_control(run.id, ui.viewer()):
         if is_descent(run.spec.rungs) != is_descent(rungs):  # the other section's run: stop it there
             where.button(label, key=key, disabled=True, help="Your other run is still training.")
         elif where.button(
             "Stop", icon=":material/stop:", key=f"{key}_stop", help="Ends after an evaluation."
         ):
-            registry.stop(run.id, viewer())
+            registry.stop(run.id, ui.viewer())
         return
     if not where.button(label, type="primary", icon=":material/play_arrow:", key=key):
         return
@@ -142,7 +141,7 @@ def start_button(rungs: tuple[str, ...], steps: int, label: str, key: str, where
     data = shakespeare_data(text)
     spec = ladder.LadderSpec(rungs, ladder.live_settings(steps), data.tokenizer.vocab_size)
     try:
-        run = registry.start(spec, data, ui.USER_DIR, owner=viewer(), run_class=ladder.LadderRun)
+        run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer(), run_class=ladder.LadderRun)
     except runs.TooManyRuns as e:
         where.warning(str(e), icon=":material/hourglass_top:")
         return

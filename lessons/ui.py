@@ -9,6 +9,7 @@ import functools
 import inspect
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,6 +103,11 @@ def metrics(pairs, columns=None) -> None:
     """(label, value) pairs as a row of st.metric, in `columns` (default: one each)."""
     for col, (label, value) in zip(columns or st.columns(len(pairs)), pairs, strict=False):
         col.metric(label, value)
+
+
+def viewer() -> str:
+    """This browser session's token: the training runs it starts are its own to stop and delete."""
+    return st.session_state.setdefault("train_viewer", uuid.uuid4().hex)
 
 
 def plot(fig, key: str) -> None:

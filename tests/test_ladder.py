@@ -12,7 +12,7 @@ import torch.nn as nn
 from conftest import ROOT
 
 from course import ladder as course_ladder
-from course import runs
+from course import runs, saved_runs
 from course.figures import ladder as figures
 from course.plan import TrainingData
 from tinygpt import ladder as ladder_module
@@ -289,7 +289,7 @@ def test_a_stopped_ladder_run_leaves_the_later_rungs_untrained(data, tmp_path):
     run = registry.start(spec, data, tmp_path, owner="me", run_class=course_ladder.LadderRun)
     with pytest.raises(runs.TooManyRuns):
         registry.start(spec, data, tmp_path, run_class=course_ladder.LadderRun)
-    with pytest.raises(runs.NotYourRun):
+    with pytest.raises(saved_runs.NotYourRun):
         registry.stop(run.id, "someone else")
     deadline = time.monotonic() + 60
     while run.view().step < 3 and time.monotonic() < deadline:

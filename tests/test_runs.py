@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course import plan, runs
+from course import plan, runs, saved_runs
 from tinygpt import device
 from tinygpt.checkpoint import load_checkpoint, read_metadata
 from tinygpt.device import training_threads
@@ -63,7 +63,7 @@ def test_a_race_trains_both_models_records_history_and_saves(registry, data, run
         assert ckpt.summary["steps"] == 30 and len(ckpt.summary["history"]) == 3
         assert ckpt.summary["run_id"] == job.id and ckpt.summary["dataset"] == "test text"
         assert trace.n_params == count_parameters(ckpt.model)
-    assert sorted(p.name for p, _ in runs.saved_runs(runs_dir)) == sorted(
+    assert sorted(p.name for p, _ in saved_runs.saved_runs(runs_dir)) == sorted(
         f"{job.name}-{k}.safetensors" for k in ("bigram", "gpt")
     )
 
@@ -159,14 +159,14 @@ def test_saved_runs_can_be_deleted_but_not_while_training_or_outside_the_folder(
     wait_for(lambda: job.view().models["bigram"].saved)
     path = job.checkpoints()[0]
     with pytest.raises(ValueError, match="stop it first"):
-        runs.delete_saved_run(path, runs_dir, registry.busy_paths())
+        saved_runs.delete_saved_run(path, runs_dir, registry.busy_paths())
     job.stop()
     job.wait(60)
     outside = tmp_path / "other.safetensors"
     outside.write_bytes(b"x")
     with pytest.raises(ValueError, match="not one of the saved runs"):
-        runs.delete_saved_run(outside, runs_dir)
-    runs.delete_saved_run(path, runs_dir, registry.busy_paths())
+        saved_runs.delete_saved_run(outside, runs_dir)
+    saved_runs.delete_saved_run(path, runs_dir, registry.busy_paths())
     assert not path.exists() and outside.exists()
 
 
@@ -182,24 +182,24 @@ def test_anyone_may_watch_a_run_but_only_its_owner_stops_it_or_deletes_its_files
     assert registry.can_control(run.id, "ann")
     assert not registry.can_control(run.id, "bob") and not registry.can_control(run.id, None)
     assert not registry.can_control("no-such-run", "ann")
-    with pytest.raises(runs.NotYourRun, match="can watch"):
+    with pytest.raises(saved_runs.NotYourRun, match="can watch"):
         registry.stop(run.id, "bob")
     assert run.status == runs.RUNNING
     registry.stop(run.id, "ann")
     assert run.wait(60) and run.status == runs.STOPPED
     path = run.checkpoints()[0]
     assert "ann" not in path.read_bytes()[:4096].decode("latin-1")  # the file keeps a digest, not the token
-    with pytest.raises(runs.NotYourRun, match="another viewer"):
-        runs.delete_saved_run(path, runs_dir, owner="bob")
-    runs.delete_saved_run(path, runs_dir, owner="ann")
+    with pytest.raises(saved_runs.NotYourRun, match="another viewer"):
+        saved_runs.delete_saved_run(path, runs_dir, owner="bob")
+    saved_runs.delete_saved_run(path, runs_dir, owner="ann")
     assert not path.exists()
 
 
 def test_a_checkpoint_without_an_owner_may_be_deleted_by_anyone(tiny_checkpoint, runs_dir):
     copy = runs_dir / "from-the-cli.safetensors"
     copy.write_bytes(tiny_checkpoint.read_bytes())
-    assert runs.owns_saved(read_metadata(copy), "bob")
-    runs.delete_saved_run(copy, runs_dir, owner="bob")
+    assert saved_runs.owns_saved(read_metadata(copy), "bob")
+    saved_runs.delete_saved_run(copy, runs_dir, owner="bob")
     assert not copy.exists()
 
 
@@ -237,14 +237,16 @@ def test_each_save_says_whether_the_run_was_still_going(registry, data, runs_dir
     wait_for(lambda: stopped.view().models["gpt"].saved_step >= 5)
     on_disk = read_metadata(stopped.checkpoints()[0])["summary"]
     assert on_disk["status"] == runs.RUNNING and on_disk["steps"] >= 5
-    assert [r.run_id for r in runs.interrupted_runs(runs_dir)] == [stopped.id]  # as a restart would see it
+    assert [r.run_id for r in saved_runs.interrupted_runs(runs_dir)] == [
+        stopped.id
+    ]  # as a restart would see it
     assert registry.interrupted(runs_dir) == []  # this server is still writing it
     stopped.stop()
     stopped.wait(60)
     for run, status in ((finished, runs.FINISHED), (stopped, runs.STOPPED)):
         for path in run.checkpoints():
             assert read_metadata(path)["summary"]["status"] == status
-    assert runs.interrupted_runs(runs_dir) == []
+    assert saved_runs.interrupted_runs(runs_dir) == []
 
 
 def test_after_a_killed_server_its_runs_are_listed_with_their_last_saved_step(data, runs_dir, text):
@@ -305,7 +307,7 @@ def test_a_run_that_cannot_save_keeps_training_and_says_why(registry, data, unwr
     assert all(len(t.steps) == 20 and not t.saved and t.save_error for t in view.models.values())
     assert str(unwritable_folder) in view.save_problem and "keeps training in memory" in view.save_problem
     assert "TINYGPT_RUNS_DIR" in view.save_problem
-    assert runs.saved_runs(unwritable_folder) == []
+    assert saved_runs.saved_runs(unwritable_folder) == []
 
 
 # ---- planning -------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from tinygpt import CharTokenizer, TrainConfig, build_model, encode_text, make_config, split_data, train
+from tinygpt.optim import configure_optimizer
 from tinygpt.train import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
     SampleEvent,
     StepEvent,
-    configure_optimizer,
     get_lr,
 )
 

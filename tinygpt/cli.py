@@ -43,6 +43,7 @@ from .train import (
 )
 
 GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
+SAMPLE_FLAGS = tuple(f.name for f in fields(SampleConfig))  # --use-cache / --no-use-cache, --greedy, ...
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("checkpoint_path", "block_size"))
 
 
@@ -71,7 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tinygpt", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (add_train_parser, add_sample_parser, add_eval_parser, add_ladder_parser):
+        add(sub)
+    return parser
 
+
+def add_config_flags(p, cls, names, defaults=None) -> None:
+    """One flag per field of the dataclass `cls` (--max-new-tokens for max_new_tokens), typed from
+    its annotation; a bool field gets --x / --no-x. Defaults come from the instance `defaults`."""
+    hints = typing.get_type_hints(cls)
+    for name in names:
+        flag, default = f"--{name.replace('_', '-')}", getattr(defaults, name, None)
+        if hints[name] is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            p.add_argument(flag, type=_flag_type(hints[name]), default=default)
+
+
+def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a bigram or GPT on a text and save a checkpoint")
     p.add_argument("--model", choices=MODEL_TYPES, default=None, help="default: gpt")
     p.add_argument(
@@ -86,25 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     for name in GPT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
-    hints = typing.get_type_hints(TrainConfig)
-    for name in TRAIN_FLAGS:
-        flag = f"--{name.replace('_', '-')}"
-        if hints[name] is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            p.add_argument(flag, type=_flag_type(hints[name]), default=None)
+    add_config_flags(p, TrainConfig, TRAIN_FLAGS)
     p.set_defaults(func=cmd_train)
 
+
+def add_sample_parser(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a checkpoint")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--prompt", default="")
-    p.add_argument("--max-new-tokens", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--no-cache", action="store_true", help="recompute the whole context at every step")
+    add_config_flags(p, SampleConfig, SAMPLE_FLAGS, SampleConfig())
+    p.add_argument(
+        "--no-cache", dest="use_cache", action="store_false", help="recompute the whole window per token"
+    )
     p.set_defaults(func=cmd_sample)
 
+
+def add_eval_parser(sub) -> None:
     p = sub.add_parser("eval", help="validation loss of a checkpoint on a text's last 10%%")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
@@ -113,8 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
-    add_ladder_parser(sub)
-    return parser
 
 
 def add_ladder_parser(sub) -> None:
@@ -259,7 +272,7 @@ def cmd_sample(args) -> int:
     if missing:
         print(f"note: replaced characters not in the vocabulary: {''.join(missing)!r}", file=sys.stderr)
     ids = encode_prompt(tok, args.prompt)
-    cfg = SampleConfig(args.max_new_tokens, args.temperature, args.top_k, args.seed, not args.no_cache)
+    cfg = SampleConfig(**{name: getattr(args, name) for name in SAMPLE_FLAGS})
     sys.stdout.write(args.prompt)
     for s in generate(ckpt.model, ids, cfg):
         sys.stdout.write(tok.itos[s.token])

@@ -2,7 +2,7 @@
 
 `train(model, splits, cfg)` yields StepEvent, EvalEvent, SampleEvent, CheckpointEvent and a final
 DoneEvent; the CLI prints them, the Train page charts them, the tests count them (minGPT's
-Trainer calls callbacks at the same points). AdamW with decay/no-decay groups, warmup + cosine
+Trainer calls callbacks at the same points). The optimizers (`optim.py`), warmup + cosine
 learning rate, gradient clipping, mixed precision and data-parallel training under torchrun follow
 nanoGPT's `train.py`. A diverging loss stops the run (TrainingDiverged); checkpoints carry what a
 resumed run needs (`train(..., resume=path)` continues it exactly).
@@ -23,6 +23,7 @@ from . import distributed
 from .checkpoint import TrainState, load_train_state, save_checkpoint
 from .data import CharTokenizer, Splits, get_batch
 from .device import autocast, compile_model, configure_device, resolve_device, resolve_dtype, to_device
+from .optim import OPTIMIZERS, Optimizers, configure_optimizer
 from .sample import SampleConfig, generate_text
 
 
@@ -118,9 +119,6 @@ def train_config_problems(cfg: TrainConfig) -> list[str]:
     return problems
 
 
-OPTIMIZERS = ("adamw", "muon")
-
-
 @dataclass(frozen=True)
 class StepEvent:
     step: int
@@ -186,54 +184,6 @@ def get_lr(progress: float, step: int, cfg: TrainConfig) -> float:
         return cfg.learning_rate * (step + 1) / cfg.warmup_steps
     coeff = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     return min_lr + coeff * (cfg.learning_rate - min_lr)
-
-
-def configure_optimizer(model, cfg: TrainConfig, device: str) -> Optimizers:
-    """AdamW where matrices and embeddings decay and biases and norms (1-D tensors) do not; its
-    fused kernel (one pass over all parameters) on CUDA and CPU. With optimizer="muon", the blocks'
-    weight matrices go to Muon instead (the training speedruns' optimizer: momentum, then each
-    update orthogonalised by a Newton-Schulz iteration so that every direction of a matrix learns)."""
-    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    to_muon = {n for n, p in params.items() if cfg.optimizer == "muon" and p.dim() == 2 and ".h." in n}
-    rest = [p for n, p in params.items() if n not in to_muon]
-    groups = [
-        {"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    fused = device.startswith(("cuda", "cpu"))
-    adamw = torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
-    if not to_muon:
-        return Optimizers(adamw)
-    muon = torch.optim.Muon(
-        [params[n] for n in to_muon], lr=cfg.muon_lr, weight_decay=0.0, adjust_lr_fn="original"
-    )
-    return Optimizers(adamw, muon)
-
-
-class Optimizers:
-    """Optimizers that step together, each on its own parameters, as one. Every param group keeps
-    its peak rate as "peak_lr", so one schedule scales them all."""
-
-    def __init__(self, *optimizers: torch.optim.Optimizer):
-        self.optimizers = optimizers
-        for group in self.param_groups:
-            group["peak_lr"] = group["lr"]
-
-    @property
-    def param_groups(self) -> list[dict]:
-        return [group for opt in self.optimizers for group in opt.param_groups]
-
-    def set_lr(self, factor: float) -> None:
-        for group in self.param_groups:
-            group["lr"] = group["peak_lr"] * factor
-
-    def zero_grad(self) -> None:
-        for opt in self.optimizers:
-            opt.zero_grad(set_to_none=True)
-
-    def step(self) -> None:
-        for opt in self.optimizers:
-            opt.step()
 
 
 @torch.no_grad()
@@ -438,10 +388,7 @@ def _capture(model, optimizer: Optimizers, g, run: _RunState, step: int, start: 
     tensors = {"rng.torch": torch.get_rng_state(), "rng.batches": g.get_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors |= {f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
-    names = {p: name for name, p in model.named_parameters()}
-    for opt in optimizer.optimizers:
-        for p, values in opt.state.items():
-            tensors |= {f"optimizer.{names[p]}.{k}": v for k, v in values.items()}
+    tensors |= optimizer.state_tensors(model)
     info = {
         "step": step,
         "elapsed": time.perf_counter() - start,  # the clock of a time budget goes on from here
@@ -455,19 +402,7 @@ def _capture(model, optimizer: Optimizers, g, run: _RunState, step: int, start: 
 def _restore(resume, model, optimizer: Optimizers, g, run: _RunState, world) -> tuple[int, float]:
     """Load a TrainState into the optimizers, the random generators and `run`; returns (step, elapsed)."""
     state = resume if isinstance(resume, TrainState) else load_train_state(resume)
-    saved: dict[str, dict] = {}  # parameter name -> its optimizer state
-    for key, t in state.tensors.items():
-        if key.startswith("optimizer."):
-            name, field_name = key.removeprefix("optimizer.").rsplit(".", 1)
-            saved.setdefault(name, {})[field_name] = t
-    names = {p: name for name, p in model.named_parameters()}
-    for opt in optimizer.optimizers:
-        params = [p for group in opt.param_groups for p in group["params"]]
-        if any(names[p] not in saved or _shape(saved[names[p]]) != p.shape for p in params):
-            raise ValueError("the checkpoint's optimizer state does not match this model or optimizer")
-        # this run's hyperparameters, the saved run's moments (load_state_dict moves them to the device)
-        moments = {i: saved[names[p]] for i, p in enumerate(params)}
-        opt.load_state_dict({"state": moments, "param_groups": opt.state_dict()["param_groups"]})
+    optimizer.load_state_tensors(model, state.tensors)
     g.set_state(state.tensors["rng.batches"])
     if world.is_main:  # the other processes keep their own dropout seeds
         torch.set_rng_state(state.tensors["rng.torch"])
@@ -479,9 +414,3 @@ def _restore(resume, model, optimizer: Optimizers, g, run: _RunState, world) -> 
     if isinstance(resume, (str, os.PathLike)):
         run.last_saved = (state.info["step"], str(resume))
     return int(state.info["step"]), float(state.info["elapsed"])
-
-
-def _shape(values: dict) -> torch.Size | None:
-    """The parameter's shape as its saved state shows it (AdamW's exp_avg or Muon's momentum_buffer)."""
-    moment = values.get("exp_avg", values.get("momentum_buffer"))
-    return None if moment is None else moment.shape
