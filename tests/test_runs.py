@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -225,6 +226,28 @@ def test_running_runs_share_the_cores_instead_of_fighting_for_them(registry, dat
     wait_for(lambda: first.view().threads == 2)
     monkeypatch.setenv("TINYGPT_THREADS", "1")  # the override wins
     wait_for(lambda: first.view().threads == 1)
+
+
+def niceness_of_threads() -> dict[int, int]:
+    """Each thread of this process, by its native id, with its nice value (Linux's /proc)."""
+    tasks = Path("/proc/self/task")
+    return {int(t.name): os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in tasks.iterdir()}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_runs_train_at_a_lower_priority_than_the_pages(registry, data, runs_dir, monkeypatch):
+    """A page's rerun must not wait behind training: the run's thread and the torch workers it
+    starts run at nice 10; the server's own threads keep their priority."""
+    monkeypatch.delenv("TINYGPT_THREADS", raising=False)
+    monkeypatch.setattr(device, "available_cores", lambda: 2)
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    run = registry.start(tiny_spec(data, ("gpt",), max_steps=1_000_000), data, runs_dir)
+    wait_for(lambda: len(run.view().models["gpt"].steps) > 3)
+    niceness = niceness_of_threads()
+    assert niceness[run._thread.native_id] == runs.BACKGROUND_NICENESS
+    background = [tid for tid, nice in niceness.items() if nice == runs.BACKGROUND_NICENESS]
+    assert len(background) >= 2, "the run's torch worker thread did not inherit its priority"
+    assert niceness[threading.get_native_id()] == ours
 
 
 # ---- nothing lost -------------------------------------------------------------------------------
