@@ -102,7 +102,7 @@ n_embd = c2.select_slider(
 )
 block = c3.select_slider("block_size", [8, 32, 128, 256, 1024, 2048], 1024, key="beyond_block")
 vocab = c4.radio("vocabulary", [65, beyond.GPT2_VOCAB], 1, format_func="{:,}".format, key="beyond_vocab")
-params = beyond.parameters_of("gpt", beyond.gpt_shape(n_layer, n_embd, block, vocab))
+params = beyond.gpt_parameters(n_layer, n_embd, block, vocab)
 mine = beyond.Scale("your GPT", params, None, n_layer, n_embd, block, vocab, beyond.TOKENS_PER_PARAM * params)
 time_to_train = duration(mine.flops / rate) if rate else "–"
 ui.metrics(

@@ -21,6 +21,13 @@ def test_meta_count_equals_a_real_model(config):
     assert beyond.parameters_of("gpt", config) == count_parameters(GPT(config))
 
 
+def test_the_page_count_at_any_size_is_the_models_own():
+    shape = beyond.gpt_shape(3, 48, 16, 65)
+    assert beyond.gpt_parameters(3, 48, 16, 65) == count_parameters(GPT(shape))
+    assert beyond.gpt_parameters(3, 48, 16, 65) == beyond.gpt_parameters(3, 48, 16, 65)
+    assert beyond.gpt_parameters(4, 48, 16, 65) > beyond.gpt_parameters(3, 48, 16, 65)
+
+
 def test_famous_shapes():
     assert beyond.parameters_of("bigram", BigramConfig(vocab_size=65)) == 65 * 65
     lecture, gpt3 = beyond.published_scales()
