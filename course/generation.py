@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import queue
 import string
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -16,9 +18,11 @@ from datetime import datetime
 
 import torch
 
+from course.priority import GENERATION_NICENESS, give_way_to_pages
 from course.text import char_label, compact, duration
 from tinygpt.checkpoint import Checkpoint
 from tinygpt.data import CharTokenizer
+from tinygpt.device import configure_threads
 from tinygpt.models import count_parameters
 from tinygpt.sample import SampleConfig, encode_prompt, generate, next_token_probs
 
@@ -196,7 +200,9 @@ def torch_threads(n: int | None):
 class TimedStream:
     """Iterate over this for the continuation in chunks (one per `chunk_seconds`), e.g. to hand a
     page's `st.write_stream`. Afterwards `text`, `n_chars`, `seconds` and `chars_per_sec` say what
-    was made and how fast; only the time spent inside the model counts, not the page drawing it."""
+    was made and how fast; only the time spent inside the model counts, not the page drawing it.
+    The model samples in a thread of its own that gives way to the pages (course.priority): on a
+    server shared by a class, a viewer's generation must not slow everyone's sliders."""
 
     def __init__(
         self, model, tokenizer: CharTokenizer, ids: Sequence[int], cfg: SampleConfig, chunk_seconds=0.05
@@ -215,23 +221,47 @@ class TimedStream:
         return self.n_chars / self.seconds if self.seconds > 0 else 0.0
 
     def __iter__(self) -> Iterator[str]:
-        tokens = generate(self.model, self.ids, self.cfg)
+        chars, stop = queue.SimpleQueue(), threading.Event()
+        worker = threading.Thread(
+            target=self._sample, args=(chars, stop), name="tinygpt-generate", daemon=True
+        )
+        worker.start()
         pending, last_flush = "", time.perf_counter()
-        while True:
-            t0 = time.perf_counter()
-            with torch_threads(DECODE_THREADS):  # per token: the consumer runs between tokens
-                sampled = next(tokens, None)
-            self.seconds += time.perf_counter() - t0
-            if sampled is None:
-                break
-            char = self.tokenizer.itos[sampled.token]
-            self.text += char
-            pending += char
-            if time.perf_counter() - last_flush >= self.chunk_seconds:
+        try:
+            while (char := chars.get()) is not _END:
+                if isinstance(char, BaseException):
+                    raise char
+                self.text += char
+                pending += char
+                if time.perf_counter() - last_flush >= self.chunk_seconds:
+                    yield pending
+                    pending, last_flush = "", time.perf_counter()
+            if pending:
                 yield pending
-                pending, last_flush = "", time.perf_counter()
-        if pending:
-            yield pending
+        finally:  # also when the page stops reading (the viewer moved on): the sampling stops too
+            stop.set()
+            worker.join()
+
+    def _sample(self, chars: queue.SimpleQueue, stop: threading.Event) -> None:
+        """The worker: each sampled character into `chars`, then _END (or the exception raised)."""
+        give_way_to_pages(GENERATION_NICENESS)
+        configure_threads(DECODE_THREADS)  # this thread's own count
+        try:
+            tokens = generate(self.model, self.ids, self.cfg)
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                sampled = next(tokens, None)
+                self.seconds += time.perf_counter() - t0
+                if sampled is None:
+                    break
+                chars.put(self.tokenizer.itos[sampled.token])
+        except Exception as e:  # noqa: BLE001 - handed to the page's thread, which raises it
+            chars.put(e)
+            return
+        chars.put(_END)
+
+
+_END = object()  # what the sampling thread sends after the last character
 
 
 _ESCAPE = {ch: "\\" + ch for ch in string.punctuation}

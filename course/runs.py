@@ -14,8 +14,6 @@ server restart cut short can be listed with their last saved step (`interrupted_
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +24,7 @@ from pathlib import Path
 import torch
 
 from course.plan import RunSpec, TrainingData, count_parameters_of
+from course.priority import RUN_NICENESS, give_way_to_pages
 from course.saved_runs import (
     FAILED,
     FINISHED,
@@ -53,21 +52,6 @@ from tinygpt.train import (
 log = logging.getLogger(__name__)
 MOST_RUNS_BY_DEFAULT = 4  # beyond this, runs would get a thread each and still wait on memory
 ACTIVE = (RUNNING, STOPPING)
-
-
-BACKGROUND_NICENESS = 10  # a thread at nice 10 gets about a ninth of the CPU a page's rerun gets
-
-
-def _give_way_to_pages() -> None:
-    """Lower the calling thread's priority, so a page rerun on the same cores answers at once while
-    runs train. On Linux a thread's nice value is its own, and the OpenMP workers torch starts from
-    this thread inherit it; elsewhere `setpriority` would slow the whole server, so runs keep theirs."""
-    if sys.platform != "linux":
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-    except OSError:  # a sandbox may refuse it; the run trains at the server's priority
-        log.info("could not lower the priority of run thread %s", threading.get_native_id())
 
 
 class TooManyRuns(RuntimeError):
@@ -255,7 +239,7 @@ class Run:
             )
 
     def _run(self) -> None:
-        _give_way_to_pages()
+        give_way_to_pages(RUN_NICENESS)
         try:
             self._threads_now = configure_threads(self._threads())
             if self.in_turn:

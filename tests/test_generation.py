@@ -1,8 +1,11 @@
 """The generation lesson's library: model cards, prompts with unknown characters, the timed text
 stream, Markdown-safe text, and stepping through sampling (the same tokens `generate` draws)."""
 
+import copy
+import os
 import re
 import string
+import sys
 import threading
 from dataclasses import replace
 
@@ -10,6 +13,7 @@ import pytest
 import torch
 
 from course import generation as gen
+from course import priority
 from tinygpt import BigramConfig, BigramLM, CharTokenizer, Checkpoint, SampleConfig, generate, load_checkpoint
 from tinygpt.models import count_parameters
 
@@ -117,6 +121,34 @@ def test_timed_stream_is_deterministic_under_a_seed(ckpt):
     (chunks, a), (_, b), (_, c) = run(1), run(1, 0.0), run(2)
     assert a == b and a != c
     assert chunks == [a]  # a long chunk interval: everything arrives in one chunk at the end
+
+
+def sampling_thread() -> threading.Thread | None:
+    return next((t for t in threading.enumerate() if t.name == "tinygpt-generate"), None)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_model_samples_in_a_thread_that_gives_way_to_the_pages(ckpt):
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    stream = iter(gen.TimedStream(ckpt.model, ckpt.tokenizer, [1], SampleConfig(2000, seed=0), 0.0))
+    next(stream)
+    worker = sampling_thread()
+    assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == priority.GENERATION_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours
+    stream.close()  # the page stopped reading: the sampling stops with it
+    assert not worker.is_alive()
+
+
+def test_a_failure_while_sampling_reaches_the_page(ckpt):
+    broken = copy.deepcopy(ckpt.model)
+
+    def forward(*args, **kwargs):
+        raise RuntimeError("the model broke")
+
+    broken.forward = forward
+    with pytest.raises(RuntimeError, match="the model broke"):
+        list(gen.TimedStream(broken, ckpt.tokenizer, [1], SampleConfig(5, seed=0, use_cache=False)))
+    assert sampling_thread() is None
 
 
 def test_as_markdown_escapes_every_markdown_character_and_keeps_line_breaks():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course import plan, runs, saved_runs
+from course import plan, priority, runs, saved_runs
 from tinygpt import device
 from tinygpt.checkpoint import load_checkpoint, read_metadata
 from tinygpt.device import training_threads
@@ -244,8 +244,8 @@ def test_runs_train_at_a_lower_priority_than_the_pages(registry, data, runs_dir,
     run = registry.start(tiny_spec(data, ("gpt",), max_steps=1_000_000), data, runs_dir)
     wait_for(lambda: len(run.view().models["gpt"].steps) > 3)
     niceness = niceness_of_threads()
-    assert niceness[run._thread.native_id] == runs.BACKGROUND_NICENESS
-    background = [tid for tid, nice in niceness.items() if nice == runs.BACKGROUND_NICENESS]
+    assert niceness[run._thread.native_id] == priority.RUN_NICENESS
+    background = [tid for tid, nice in niceness.items() if nice == priority.RUN_NICENESS]
     assert len(background) >= 2, "the run's torch worker thread did not inherit its priority"
     assert niceness[threading.get_native_id()] == ours
 
