@@ -19,7 +19,7 @@ from tinygpt.bigram import BigramConfig
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
 from tinygpt.device import configure_threads, resolve_device
-from tinygpt.gpt import PRESETS, GPTConfig, config_problems
+from tinygpt.gpt import PRESETS, ConfigError, GPTConfig, config_problems
 from tinygpt.models import build_model, count_parameters
 from tinygpt.train import RECIPES, StepEvent, TrainConfig, TrainingDiverged, train, train_config_problems
 
@@ -166,12 +166,8 @@ def _train_names() -> set[str]:
     return {f.name for f in fields(TrainConfig)}
 
 
-class SpecError(ValueError):
-    """Settings that cannot make a run; `problems` holds one plain sentence per problem."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+class SpecError(ConfigError):
+    """Settings that cannot make a run, as the page checks them before it starts one."""
 
 
 def make_spec(models, vocab_size: int, preset: str = "cpu", **values) -> RunSpec:

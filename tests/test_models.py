@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tinygpt.bigram import BigramConfig, BigramLM
-from tinygpt.gpt import GPT, GPTConfig, config_problems, explicit_attention, fast_attention
+from tinygpt.gpt import GPT, ConfigError, GPTConfig, config_problems, explicit_attention, fast_attention
 from tinygpt.models import count_parameters
 
 
@@ -68,8 +68,9 @@ def test_sequence_longer_than_block_is_refused(tiny_cfg):
 
 
 def test_config_problems_are_plain_sentences():
-    with pytest.raises(ValueError, match="divisible"):
-        GPTConfig(n_embd=30, n_head=4)
+    with pytest.raises(ConfigError, match="divisible") as refused:
+        GPTConfig(n_embd=30, n_head=4, dropout=1.5)
+    assert len(refused.value.problems) == 2 and isinstance(refused.value, ValueError)
     assert config_problems(GPTConfig()) == []
     with pytest.raises(ValueError, match="unknown preset"):
         GPTConfig.preset("huge")

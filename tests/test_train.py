@@ -6,7 +6,16 @@ import time
 import pytest
 import torch
 
-from tinygpt import CharTokenizer, TrainConfig, build_model, encode_text, make_config, split_data, train
+from tinygpt import (
+    CharTokenizer,
+    ConfigError,
+    TrainConfig,
+    build_model,
+    encode_text,
+    make_config,
+    split_data,
+    train,
+)
 from tinygpt.optim import configure_optimizer
 from tinygpt.train import (
     CheckpointEvent,
@@ -121,8 +130,9 @@ def test_lr_schedule_warms_up_then_decays_to_min():
 def test_bad_train_config_is_explained():
     with pytest.raises(ValueError, match="max_steps, max_seconds"):
         TrainConfig(max_steps=None, max_seconds=None)
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ConfigError, match="batch_size") as refused:
         TrainConfig(batch_size=0)
+    assert refused.value.problems == [str(refused.value)]
 
 
 def test_loss_falls_on_shakespeare(setup):

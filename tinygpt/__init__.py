@@ -5,7 +5,7 @@ from .bigram import BigramConfig, BigramLM
 from .checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from .corpus import DatasetError, load_shakespeare, text_from_bytes
 from .data import CharTokenizer, Splits, TokenizerError, encode_text, get_batch, split_data
-from .gpt import GPT, GPTConfig
+from .gpt import GPT, ConfigError, GPTConfig
 from .models import build_model, count_parameters, make_config
 from .sample import SampleConfig, encode_prompt, generate, generate_text
 from .train import TrainConfig, train
@@ -16,6 +16,7 @@ __all__ = [
     "CharTokenizer",
     "Checkpoint",
     "CheckpointError",
+    "ConfigError",
     "DatasetError",
     "GPT",
     "GPTConfig",

@@ -21,6 +21,20 @@ ACTIVATIONS = ("gelu", "relu")
 INITS = ("gpt2", "pytorch")
 
 
+class ConfigError(ValueError):
+    """Settings that cannot make a model or a run; `problems` holds one plain sentence per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+    @classmethod
+    def check(cls, problems: list[str]) -> None:
+        """Raise one that lists `problems`, if there are any."""
+        if problems:
+            raise cls(problems)
+
+
 @dataclass(frozen=True)
 class GPTConfig:
     vocab_size: int = 65
@@ -45,9 +59,7 @@ class GPTConfig:
     init: str = "gpt2"
 
     def __post_init__(self):
-        problems = config_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        ConfigError.check(config_problems(self))
 
     @classmethod
     def preset(cls, name: str, **overrides) -> GPTConfig:

@@ -23,6 +23,7 @@ from . import distributed
 from .checkpoint import TrainState, load_train_state, save_checkpoint
 from .data import CharTokenizer, Splits, get_batch
 from .device import autocast, compile_model, configure_device, resolve_device, resolve_dtype, to_device
+from .gpt import ConfigError
 from .optim import OPTIMIZERS, Optimizers, configure_optimizer
 from .sample import SampleConfig, generate_text
 
@@ -53,9 +54,7 @@ class TrainConfig:
     checkpoint_path: str | None = None  # saved at every evaluation and at the end
 
     def __post_init__(self):
-        problems = train_config_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        ConfigError.check(train_config_problems(self))
 
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
