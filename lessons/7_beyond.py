@@ -115,7 +115,7 @@ ui.metrics(
 )
 st.caption("12 layers × 768 with GPT-2's vocabulary and context is GPT-2 small (124M with tied embeddings).")
 ui.plot(figures.scale_figure(rows, mine), "beyond_scale")
-ui.show_source(beyond.parameters_of, GPT.__init__)
+ui.show_source(beyond.gpt_parameters, beyond.parameters_of, GPT.__init__)
 
 st.header("Decoder-only, encoder-decoder")
 st.markdown(

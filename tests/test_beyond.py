@@ -22,10 +22,11 @@ def test_meta_count_equals_a_real_model(config):
 
 
 def test_the_page_count_at_any_size_is_the_models_own():
-    shape = beyond.gpt_shape(3, 48, 16, 65)
-    assert beyond.gpt_parameters(3, 48, 16, 65) == count_parameters(GPT(shape))
-    assert beyond.gpt_parameters(3, 48, 16, 65) == beyond.gpt_parameters(3, 48, 16, 65)
-    assert beyond.gpt_parameters(4, 48, 16, 65) > beyond.gpt_parameters(3, 48, 16, 65)
+    for n_layer in (1, 2, 5):
+        shape = beyond.gpt_shape(n_layer, 48, 16, 65)
+        assert beyond.gpt_parameters(n_layer, 48, 16, 65) == count_parameters(GPT(shape))
+    gpt3 = beyond.gpt_shape(96, 12288, 2048, beyond.GPT2_VOCAB)
+    assert beyond.gpt_parameters(96, 12288, 2048, beyond.GPT2_VOCAB) == beyond.parameters_of("gpt", gpt3)
 
 
 def test_famous_shapes():
