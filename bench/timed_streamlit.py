@@ -4,9 +4,9 @@ Appends one JSON line per script run to the file $TINYGPT_SCRIPT_TIMES: when it 
 seconds), how long it took, its page, and what started it: "open" (the session's first run, or a
 page other than its last), "click" (a button: its run does the button's work, a generation say),
 "fragment" (a fragment's own rerun, e.g. a live chart's refresh) or "change" (a widget's new
-value on the same page: a slider moved, a box edited). This
-is the server's share of a rerun's latency, without the browser's own drawing: on Community Cloud
-the browsers run on the viewers' machines, on the rehearsal's machine they share the server's cores.
+value on the same page: a slider moved, a box edited). This is the server's share of a rerun's
+latency, without the browser's own drawing: on Community Cloud the browsers run on the viewers'
+machines, on the rehearsal's machine they share the server's cores.
 
     TINYGPT_SCRIPT_TIMES=times.jsonl python bench/timed_streamlit.py run app.py --server.headless true
 """

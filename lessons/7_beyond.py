@@ -8,15 +8,16 @@ from course import beyond
 from course.figures import beyond as figures
 from course.text import compact, duration
 from lessons import ui
+from tinygpt.checkpoint import list_checkpoints
 from tinygpt.gpt import GPT
 
 PAGE = "lessons/7_beyond.py"
 TUNED_KEY = "beyond_tuned"  # {"key": (checkpoint, text, steps), "result": FineTuned}, this session's copy
 
 
-@st.cache_data(show_spinner=False)
-def scale_rows(found: tuple) -> tuple[list[beyond.Scale], float | None]:
-    return beyond.scale_rows([(p, m) for p, m in found if p.parent.resolve() == ui.SHIPPED_DIR.resolve()])
+@st.cache_data(show_spinner=False)  # keyed by the folder: the learners' runs change often, these do not
+def scale_rows(shipped) -> tuple[list[beyond.Scale], float | None]:
+    return beyond.scale_rows(list_checkpoints(shipped))
 
 
 @st.cache_data(show_spinner="The pre-trained model writes…", max_entries=16)
@@ -82,7 +83,7 @@ if picked is not None:
     ui.show_source(beyond.fine_tune)
 
 st.header("Scale")
-rows, rate = scale_rows(tuple(ui.checkpoint_choices()))
+rows, rate = scale_rows(ui.SHIPPED_DIR)
 st.markdown(
     "Same architecture, different sizes. The **parameters** column counts our own `GPT` class built at each "
     "shape (on PyTorch's *meta* device, so GPT-3's shape needs no memory); *reported* is the authors' figure "
