@@ -452,8 +452,8 @@ async def browse(server: Server, args) -> dict:
         alone = await wait_for_run(server.runs_dir, alone_id, args.train_seconds * 4 + 120)
         emit("training_alone", **alone, rss_mb=round(server.peak_mb()))
 
-        trainers = [await open_session(browser, server.url, problems, f"trainer{i}") for i in range(2)]
-        writers = [await open_session(browser, server.url, problems, f"writer{i}") for i in range(2)]
+        trainers = [await open_session(browser, server.url, problems, f"trainer{i}") for i in range(args.trainers)]
+        writers = [await open_session(browser, server.url, problems, f"writer{i}") for i in range(args.writers)]
         learners = [
             await open_session(browser, server.url, problems, f"learner{i}") for i in range(args.sessions)
         ]
@@ -466,6 +466,8 @@ async def browse(server: Server, args) -> dict:
         ]
         tasks = [asyncio.create_task(recorded(s, problems, f"session {i}")) for i, s in enumerate(sessions)]
         loaded = [await wait_for_run(server.runs_dir, r, args.train_seconds * 6 + 300) for r in run_ids]
+        if not run_ids:  # no runs to wait for: the load lasts as long as one run would
+            await asyncio.sleep(args.train_seconds)
         stop.set()
         await asyncio.gather(*tasks)
         on_server = server_times(server.script_times(load_began, time.time()))
@@ -526,6 +528,8 @@ def main() -> int:
     parser.add_argument(
         "--train-seconds", type=int, default=60, help="each run's budget (the cpu preset's 60)"
     )
+    parser.add_argument("--trainers", type=int, default=2, help="sessions that train a run each under load")
+    parser.add_argument("--writers", type=int, default=2, help="sessions that keep generating under load")
     parser.add_argument(
         "--browser-nice", type=int, default=19, help="the browsers' nice value (0: share the CPU equally)"
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from course.runs import Run, RunView
+from course.worker import Training
 from tinygpt.bigram import BigramLM
 from tinygpt.checkpoint import read_metadata
 from tinygpt.device import training_threads
@@ -263,6 +264,14 @@ class LadderSpec:
         return rung_train_config(RUNGS[kind], self.settings)
 
 
+@dataclass
+class LadderTraining(Training):
+    """What a LadderRun's worker trains: each rung built as the ladder builds it."""
+
+    def build(self, kind: str) -> torch.nn.Module:
+        return build_rung(RUNGS[kind], self.spec.vocab_size, self.spec.settings)
+
+
 class LadderRun(Run):
     """A background run that trains the rungs of a LadderSpec in turn (see `course.runs.Run`)."""
 
@@ -273,8 +282,8 @@ class LadderRun(Run):
         name = name or f"ladder-{what}-{spec.settings.max_steps}-{time.strftime('%H%M%S')}"
         super().__init__(spec, data, folder, name, owner, threads)
 
-    def _build(self, kind: str) -> torch.nn.Module:
-        return build_rung(RUNGS[kind], self.spec.vocab_size, self.spec.settings)
+    def _training(self) -> LadderTraining:
+        return LadderTraining(**vars(super()._training()))
 
     def _count_parameters(self, kind: str) -> int:
         return rung_params(RUNGS[kind], self.spec.vocab_size, self.spec.settings)

@@ -1,9 +1,11 @@
 """Training runs in the background while a web page watches them.
 
-A Run is a daemon thread that consumes `tinygpt.train.train()` into a thread-safe record; a race
-advances the bigram's and the GPT's generators one step each in turn (same batches, same seed,
-same wall clock), so neither model gets more time than the other; a run whose class sets `in_turn`
-(the ladder's, course/ladder.py) trains its models one after another instead. A RunRegistry finds runs by id
+A Run trains in a process of its own (course/worker.py: the pages never wait for training's
+hold on the GIL, and a crashed run cannot take the server down) and a daemon thread of the server
+collects what it reports into a thread-safe record. A race advances the bigram's and the GPT's
+generators one step each in turn (same batches, same seed, same wall clock), so neither model gets
+more time than the other; a run whose class sets `in_turn` (the ladder's, course/ladder.py) trains
+its models one after another instead. A RunRegistry finds runs by id
 (so a reloaded page can reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS,
 by default one per training core) and shares the cores among them. Any viewer may watch a run;
 only its owner (the opaque token it was started with) may stop it or delete its files. Every run
@@ -17,37 +19,25 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
-
 from course.plan import RunSpec, TrainingData, count_parameters_of
-from course.priority import RUN_NICENESS, give_way_to_pages
 from course.saved_runs import (
     FAILED,
     FINISHED,
     RUNNING,
-    STOPPED,
+    STOPPED,  # noqa: F401 - the outcomes are read as runs.STOPPED, runs.FINISHED, ...
     STOPPING,
     NotYourRun,
     SavedRun,
     interrupted_runs,
     owner_tag,
 )
-from tinygpt.checkpoint import SUFFIX, load_checkpoint, read_metadata
-from tinygpt.device import configure_threads, env_int, training_cores, training_threads
-from tinygpt.models import build_model
-from tinygpt.train import (
-    CheckpointEvent,
-    DoneEvent,
-    EvalEvent,
-    SampleEvent,
-    StepEvent,
-    TrainingDiverged,
-    train,
-)
+from course.worker import ContinuedTraining, Training, Worker, crash_message, failure_message
+from tinygpt.checkpoint import SUFFIX, read_metadata
+from tinygpt.device import env_int, training_cores, training_threads
+from tinygpt.train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent
 
 log = logging.getLogger(__name__)
 MOST_RUNS_BY_DEFAULT = 4  # beyond this, runs would get a thread each and still wait on memory
@@ -161,9 +151,10 @@ class RunView:
 
 
 class Run:
-    """One training run in a daemon thread. Read it with `view()`; end it early with `stop()`.
-    `owner` is the token of whoever started it; `threads()` says, each round, how many torch
-    threads the run may use now (it follows how many runs share the machine)."""
+    """One training run: a worker process trains (course.worker) and a daemon thread of the server
+    records what it reports. Read it with `view()`; end it early with `stop()`. `owner` is the
+    token of whoever started it; `threads()` says how many torch threads the run may use now (it
+    follows how many runs share the machine, and the worker takes it up at its next round)."""
 
     in_turn = False  # True in subclasses whose models train one after another
 
@@ -183,16 +174,14 @@ class Run:
         self.created = time.time()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._latched = False  # the stop request as seen at the start of the current lockstep round
-        self._threads_now = 0
+        self._worker: Worker | None = None
+        self._threads_told = self._threads_now = 0
         self._status, self._error, self._ended = RUNNING, None, None
         self._start = time.perf_counter()
         self._traces = {  # there from the start, so a view always shows every model of the run
             kind: ModelTrace(kind, self._count_parameters(kind), str(self._path(kind)))
             for kind in spec.models
         }
-        self._summaries: dict[str, dict] = {}  # per model: what train() writes into each checkpoint
-        self._step_elapsed: dict[str, float] = {}  # per model: train()'s clock at its last step
         self._thread = threading.Thread(target=self._run, name=f"tinygpt-run-{self.id}", daemon=True)
 
     def start(self) -> Run:
@@ -206,6 +195,8 @@ class Run:
         with self._lock:
             if self._status == RUNNING:
                 self._status = STOPPING
+        if self._worker is not None:
+            self._worker.tell(("stop",))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run has ended (or `timeout` passed); True when it has ended."""
@@ -216,6 +207,11 @@ class Run:
     def status(self) -> str:
         with self._lock:
             return self._status
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the run's worker (None before it started)."""
+        return self._worker.pid if self._worker else None
 
     def checkpoints(self) -> list[Path]:
         with self._lock:
@@ -239,60 +235,53 @@ class Run:
             )
 
     def _run(self) -> None:
-        give_way_to_pages(RUN_NICENESS)
         try:
-            self._threads_now = configure_threads(self._threads())
-            if self.in_turn:
-                _in_turn(self._generators(), self._record, self._new_round, self._stop.is_set)
-            else:
-                _lockstep(self._generators(), self._record, self._new_round)
-            outcome, error = (STOPPED if self._stop.is_set() else FINISHED), None
+            outcome, error = self._train_in_worker()
         except Exception as e:  # noqa: BLE001 - any failure must end in a readable status, not a dead thread
             log.exception("training run %s failed", self.id)
             outcome, error = FAILED, failure_message(e)
         finally:
             self.data = None  # an ended run keeps its record, not the (possibly large) encoded text
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
         with self._lock:
             self._status, self._error, self._ended = outcome, error, time.perf_counter()
 
-    def _new_round(self) -> None:
-        self._latched = self._stop.is_set()
-        self._threads_now = configure_threads(self._threads())  # another run may have started or ended
+    def _train_in_worker(self) -> tuple[str, str | None]:
+        """Start the worker, record what it reports until it ends; the run's outcome and error."""
+        self._threads_told = self._threads()
+        self._worker = Worker(self._training(), self._threads_told)
+        if self._stop.is_set():  # stopped while the worker was starting
+            self._worker.tell(("stop",))
+        end = None
+        try:
+            for message in self._worker.messages():
+                if message[0] == "event":
+                    self._record(*message[1:])
+                elif message[0] == "threads":
+                    self._threads_now = message[1]
+                elif message[0] == "end":
+                    end = message[1], message[2]
+                self._share_cores()
+        finally:
+            exit_status = self._worker.close()
+        if end is None:
+            log.error("training run %s: its worker ended with status %s", self.id, exit_status)
+        return end or (FAILED, crash_message(exit_status))
 
-    def _stopping(self) -> bool:
-        """What `train()` asks after each step: every model of a race sees the same answer in a
-        round, so a stopped race ends with both models at the same step."""
-        return self._latched
+    def _share_cores(self) -> None:
+        """Tell the worker its share of the cores when it changed (a run started or ended)."""
+        threads = self._threads()
+        if threads != self._threads_told:
+            self._threads_told = threads
+            self._worker.tell(("threads", threads))
+
+    def _training(self) -> Training:
+        """What the worker trains: this run's spec and text, and where each model saves."""
+        paths = {kind: str(self._path(kind)) for kind in self.spec.models}
+        return Training(self.id, self.name, self.spec, self.data, paths, owner_tag(self.owner), self.in_turn)
 
     def _path(self, kind: str) -> Path:
         stem = f"{self.name}-{kind}" if len(self.spec.models) > 1 else self.name
         return self.folder / f"{stem}{SUFFIX}"
-
-    def _generators(self) -> dict[str, Iterator]:
-        gens = {}
-        for kind in self.spec.models:
-            model, cfg = self._build(kind), self.spec.train_config(kind, str(self._path(kind)))
-            summary = self._summary(kind)
-            gens[kind] = train(model, self.data.splits, cfg, self.data.tokenizer, self._stopping, summary)
-        return gens
-
-    def _summary(self, kind: str) -> dict:
-        """What train() adds to each checkpoint of `kind`; it reads it at every save, so `status` can change."""
-        self._summaries[kind] = {
-            **self.data.summary,
-            "run_id": self.id,
-            "run_name": self.name,
-            "race": list(self.spec.models),
-            "owner": owner_tag(self.owner),
-            "status": RUNNING,
-        }
-        return self._summaries[kind]
-
-    def _build(self, kind: str) -> torch.nn.Module:
-        torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
-        return build_model(kind, self.spec.model_config(kind))
 
     def _count_parameters(self, kind: str) -> int:
         return count_parameters_of(kind, self.spec)
@@ -304,9 +293,7 @@ class Run:
                 trace.steps.append(event.step)
                 trace.losses.append(event.loss)
                 trace.times.append(time.perf_counter() - self._start)
-                self._step_elapsed[kind] = event.elapsed
             elif isinstance(event, EvalEvent):
-                self._summaries[kind]["status"] = self._outcome_if_last(kind, event.step)
                 elapsed = time.perf_counter() - self._start
                 trace.evals.append(
                     {
@@ -320,29 +307,14 @@ class Run:
                 trace.samples.append((event.step, event.text))
             elif isinstance(event, CheckpointEvent):
                 # `error`: set by train() when the save failed and training went on (OSError)
-                trace.save_error = getattr(event, "error", None)
+                trace.save_error = event.error
                 if trace.save_error is None:
                     trace.saved, trace.saved_step = True, event.step
 
-    def _outcome_if_last(self, kind: str, step: int) -> str:
-        """The status the checkpoint about to be saved should carry: train() evaluates and saves at
-        the end, for the same reasons it checks here (`train._stop_reason`), so the last save says
-        how the run ended and every earlier one says "running"."""
-        cfg = self.spec.train
-        if self._latched:
-            return STOPPED
-        if (cfg.max_steps is not None and step >= cfg.max_steps) or (
-            cfg.max_seconds is not None and self._step_elapsed.get(kind, 0.0) >= cfg.max_seconds
-        ):
-            return FINISHED
-        return RUNNING
-
 
 class ContinuedRun(Run):
-    """A saved run trained on from where it stopped: `train(..., resume=path)` restores its weights,
-    optimizer state, schedule, random state and clock, and it saves into the same file. Its spec
-    (`plan.continued_spec`) counts the budget from now, so the page's progress bar starts at zero;
-    train() is given the same budget counted from the run's first step."""
+    """A saved run trained on from where it stopped, into the same file (`ContinuedTraining`). Its
+    spec (`plan.continued_spec`) counts the budget from now, so the page's progress bar starts at zero."""
 
     def __init__(self, spec, data, folder, name=None, owner=None, threads=training_threads, *, resume):
         self.resume, self.before = Path(resume), read_metadata(resume)["summary"]
@@ -351,24 +323,9 @@ class ContinuedRun(Run):
     def _path(self, kind: str) -> Path:
         return self.resume
 
-    def _generators(self) -> dict[str, Iterator]:
-        kind, cfg = self.spec.models[0], self.spec.train
-        extra = dict(
-            max_steps=cfg.max_steps and self.before["steps"] + cfg.max_steps,
-            max_seconds=cfg.max_seconds and self.before["elapsed_seconds"] + cfg.max_seconds,
-        )
-        cfg = replace(cfg, **extra, checkpoint_path=str(self.resume))
-        model = load_checkpoint(self.resume).model.train()
-        gen = train(
-            model,
-            self.data.splits,
-            cfg,
-            self.data.tokenizer,
-            self._stopping,
-            self._summary(kind),
-            self.resume,
-        )
-        return {kind: gen}
+    def _training(self) -> Training:
+        training = super()._training()
+        return ContinuedTraining(**vars(training), resume=str(self.resume), before=self.before)
 
 
 def _run_name(spec: RunSpec, run_id: str) -> str:
@@ -376,51 +333,6 @@ def _run_name(spec: RunSpec, run_id: str) -> str:
     what = "race" if len(spec.models) > 1 else spec.models[0]
     shape = "" if spec.models == ("bigram",) else f"-{spec.preset}"
     return f"{what}{shape}-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:4]}"
-
-
-def _lockstep(gens: dict[str, Iterator], record, new_round=lambda: None) -> None:
-    """Advance each generator to its next StepEvent in turn, recording every event, until all end.
-    `new_round()` is called before each round (one step of every model)."""
-    active = dict(gens)
-    while active:
-        new_round()
-        for kind, gen in list(active.items()):
-            for event in gen:
-                record(kind, event)
-                if isinstance(event, StepEvent):
-                    break
-                if isinstance(event, DoneEvent):
-                    del active[kind]
-                    break
-            else:
-                active.pop(kind, None)
-
-
-def _in_turn(gens: dict[str, Iterator], record, new_step, stopped) -> None:
-    """Run each generator to its end, one after another, recording every event; `new_step()` is
-    called before each step, as `_lockstep` calls it before each round. Once `stopped()`, the
-    models not yet started are left untrained."""
-    for kind, gen in gens.items():
-        if stopped():
-            break
-        new_step()
-        for event in gen:
-            record(kind, event)
-            if isinstance(event, StepEvent):
-                new_step()
-
-
-def failure_message(e: Exception) -> str:
-    """A sentence for the page: out-of-memory gets advice, anything else its type and message."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if isinstance(e, TrainingDiverged):
-        return str(e)  # it names the step, the likely cause and what was kept
-    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower():
-        return (
-            "Training ran out of memory. Lower the batch size, block size, layers or embedding size "
-            f"and start again. ({type(e).__name__}: {text[:200]})"
-        )
-    return f"Training stopped with an error: {type(e).__name__}: {text[:300]}"
 
 
 class RunRegistry:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -228,26 +229,46 @@ def test_running_runs_share_the_cores_instead_of_fighting_for_them(registry, dat
     wait_for(lambda: first.view().threads == 1)
 
 
-def niceness_of_threads() -> dict[int, int]:
-    """Each thread of this process, by its native id, with its nice value (Linux's /proc)."""
-    tasks = Path("/proc/self/task")
+def niceness_of_threads(pid: int | str = "self") -> dict[int, int]:
+    """Each thread of a process, by its native id, with its nice value (Linux's /proc)."""
+    tasks = Path(f"/proc/{pid}/task")
     return {int(t.name): os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in tasks.iterdir()}
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
-def test_runs_train_at_a_lower_priority_than_the_pages(registry, data, runs_dir, monkeypatch):
-    """A page's rerun must not wait behind training: the run's thread and the torch workers it
-    starts run at nice 10; the server's own threads keep their priority."""
+def test_runs_train_in_a_process_of_their_own_at_a_lower_priority(registry, data, runs_dir, monkeypatch):
+    """A page's rerun must not wait behind training: the run trains in a worker process (it takes
+    no share of the server's GIL) at nice 10, torch's threads there too; the server keeps its priority."""
     monkeypatch.delenv("TINYGPT_THREADS", raising=False)
     monkeypatch.setattr(device, "available_cores", lambda: 2)
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     run = registry.start(tiny_spec(data, ("gpt",), max_steps=1_000_000), data, runs_dir)
-    wait_for(lambda: len(run.view().models["gpt"].steps) > 3)
-    niceness = niceness_of_threads()
-    assert niceness[run._thread.native_id] == priority.RUN_NICENESS
+    wait_for(lambda: len(run.view().models["gpt"].steps) > 3 and run.view().threads == 2)
+    assert run.worker_pid not in (None, os.getpid())
+    niceness = niceness_of_threads(run.worker_pid)
+    assert niceness[run.worker_pid] == priority.RUN_NICENESS
     background = [tid for tid, nice in niceness.items() if nice == priority.RUN_NICENESS]
-    assert len(background) >= 2, "the run's torch worker thread did not inherit its priority"
-    assert niceness[threading.get_native_id()] == ours
+    assert len(background) >= 2, "the worker's torch thread did not inherit its priority"
+    assert niceness_of_threads()[threading.get_native_id()] == ours
+
+
+def test_a_killed_worker_fails_its_run_with_the_likely_cause_and_the_server_goes_on(registry, data, runs_dir):
+    run = registry.start(tiny_spec(data, ("bigram",), max_steps=1_000_000), data, runs_dir)
+    wait_for(lambda: run.view().step > 3)
+    os.kill(run.worker_pid, signal.SIGKILL)  # what the kernel does to a process that ran out of memory
+    assert run.wait(60)
+    view = run.view()
+    assert view.status == runs.FAILED and "killed" in view.error and "out of memory" in view.error
+    assert view.models["bigram"].steps and registry.running() == []  # the curve so far stays
+    again = registry.start(tiny_spec(data, ("bigram",), max_steps=5), data, runs_dir)
+    assert again.wait(60) and again.status == runs.FINISHED
+
+
+def process_is_gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith(("Z", "X"))
+    except OSError:
+        return True
 
 
 # ---- nothing lost -------------------------------------------------------------------------------
@@ -285,7 +306,7 @@ def test_after_a_killed_server_its_runs_are_listed_with_their_last_saved_step(da
         run = runs.shared_registry().start(spec, data, {str(runs_dir)!r}, owner="ann")
         while min(t.saved_step for t in run.view().models.values()) < 40:
             time.sleep(0.01)
-        print(run.id, flush=True)
+        print(run.id, run.worker_pid, flush=True)
         os._exit(0)
         """
     )
@@ -293,7 +314,8 @@ def test_after_a_killed_server_its_runs_are_listed_with_their_last_saved_step(da
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=True
     )
-    run_id = out.stdout.split()[-1]
+    run_id, worker = out.stdout.split()[-2], int(out.stdout.split()[-1])
+    wait_for(lambda: process_is_gone(worker), 30)  # its worker ends with it
     [found] = runs.RunRegistry().interrupted(runs_dir)
     assert found.run_id == run_id and found.name.startswith("race-tiny-")
     assert found.step >= 40 and found.step % 20 == 0  # at most one evaluation interval lost

@@ -1,0 +1,319 @@
+"""A training run in a process of its own (`python -m course.worker`), started by course.runs.
+
+Why a process: the server is one Python process for every viewer, and Python runs one thread's
+bytecode at a time (the GIL). A run that trains in a thread of the server takes the GIL back
+hundreds of times a step, so the pages' reruns queue behind it. In a process of its own, at a
+lower priority (course.priority), a run takes only the CPU that the pages leave; and a crash or an
+out-of-memory kill ends the run, not the server.
+
+The server and its worker exchange pickles over the worker's stdin and stdout:
+
+- server to worker: `(Training, threads)` first; then `("threads", n)` when the run's share of
+  the cores changes, and `("stop",)` when its owner stops it;
+- worker to server: `("event", kind, event)` for each event of `tinygpt.train.train`,
+  `("threads", n)` when it changed its thread count, and `("end", status, error)` last.
+
+When the server goes away (its end of the pipes closes), the worker ends at its next event without
+saving again: its run is then listed as interrupted, like one cut short by a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from course.plan import RunSpec, TrainingData
+from course.priority import RUN_NICENESS, give_way_to_pages
+from course.saved_runs import FAILED, FINISHED, RUNNING, STOPPED
+from tinygpt.checkpoint import load_checkpoint
+from tinygpt.device import configure_threads
+from tinygpt.models import build_model
+from tinygpt.train import DoneEvent, EvalEvent, StepEvent, TrainingDiverged, train
+
+ROOT = Path(__file__).resolve().parent.parent  # where `course` and `tinygpt` can be imported from
+
+
+# ---- in the worker: what it trains ------------------------------------------------------------
+
+
+@dataclass
+class Training:
+    """What a worker trains and what it writes into each checkpoint: the run's spec and text, each
+    model's file (by kind) and the run's identity. It crosses to the worker as a pickle."""
+
+    run_id: str
+    name: str
+    spec: RunSpec
+    data: TrainingData
+    paths: dict[str, str]
+    owner_tag: str | None
+    in_turn: bool = False  # the models train one after another, not in lockstep
+
+    def run(self, emit: Callable, stop: threading.Event, threads: Callable[[], int]) -> None:
+        """Train every model, handing each event to `emit("event", kind, event)`, until the
+        models end or `stop` is set; `threads()` says how many torch threads to use from now on."""
+        self._emit, self._stop, self._threads = emit, stop, threads
+        self._latched, self._threads_now = False, 0  # the stop request as seen at a round's start
+        self._summaries: dict[str, dict] = {}  # per model: what train() writes into each checkpoint
+        self._step_elapsed: dict[str, float] = {}  # per model: train()'s clock at its last step
+        self._new_round()
+        if self.in_turn:
+            _in_turn(self.generators(), self._record, self._new_round, stop.is_set)
+        else:
+            _lockstep(self.generators(), self._record, self._new_round)
+
+    def generators(self) -> dict[str, Iterator]:
+        gens = {}
+        for kind in self.spec.models:
+            model, cfg = self.build(kind), self.spec.train_config(kind, self.paths[kind])
+            gens[kind] = train(
+                model, self.data.splits, cfg, self.data.tokenizer, self._stopping, self._summary(kind)
+            )
+        return gens
+
+    def build(self, kind: str) -> torch.nn.Module:
+        torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
+        return build_model(kind, self.spec.model_config(kind))
+
+    def _summary(self, kind: str) -> dict:
+        """What train() adds to each checkpoint of `kind`; it reads it at every save, so `status` can change."""
+        self._summaries[kind] = {
+            **self.data.summary,
+            "run_id": self.run_id,
+            "run_name": self.name,
+            "race": list(self.spec.models),
+            "owner": self.owner_tag,
+            "status": RUNNING,
+        }
+        return self._summaries[kind]
+
+    def _new_round(self) -> None:
+        self._latched = self._stop.is_set()
+        threads = configure_threads(self._threads())  # another run may have started or ended
+        if threads != self._threads_now:
+            self._threads_now = threads
+            self._emit("threads", threads)
+
+    def _stopping(self) -> bool:
+        """What `train()` asks after each step: every model of a race sees the same answer in a
+        round, so a stopped race ends with both models at the same step."""
+        return self._latched
+
+    def _record(self, kind: str, event) -> None:
+        if isinstance(event, StepEvent):
+            self._step_elapsed[kind] = event.elapsed
+        elif isinstance(event, EvalEvent):  # train() saves right after it, with this status
+            self._summaries[kind]["status"] = self._outcome_if_last(kind, event.step)
+        self._emit("event", kind, event)
+
+    def _outcome_if_last(self, kind: str, step: int) -> str:
+        """The status the checkpoint about to be saved should carry: train() evaluates and saves at
+        the end, for the same reasons it checks here (`train._stop_reason`), so the last save says
+        how the run ended and every earlier one says "running"."""
+        cfg = self.spec.train
+        if self._latched:
+            return STOPPED
+        if (cfg.max_steps is not None and step >= cfg.max_steps) or (
+            cfg.max_seconds is not None and self._step_elapsed.get(kind, 0.0) >= cfg.max_seconds
+        ):
+            return FINISHED
+        return RUNNING
+
+
+@dataclass
+class ContinuedTraining(Training):
+    """A saved run trained on from where it stopped: `train(..., resume=path)` restores its weights,
+    optimizer state, schedule, random state and clock, and it saves into the same file. The spec
+    counts the budget from now; train() is given the same budget counted from the run's first step."""
+
+    resume: str = ""
+    before: dict | None = None  # the saved run's summary when it was continued
+
+    def generators(self) -> dict[str, Iterator]:
+        kind, cfg = self.spec.models[0], self.spec.train
+        extra = dict(
+            max_steps=cfg.max_steps and self.before["steps"] + cfg.max_steps,
+            max_seconds=cfg.max_seconds and self.before["elapsed_seconds"] + cfg.max_seconds,
+        )
+        cfg = replace(cfg, **extra, checkpoint_path=self.resume)
+        model = load_checkpoint(self.resume).model.train()
+        tokenizer, summary = self.data.tokenizer, self._summary(kind)
+        return {kind: train(model, self.data.splits, cfg, tokenizer, self._stopping, summary, self.resume)}
+
+
+def _lockstep(gens: dict[str, Iterator], record, new_round=lambda: None) -> None:
+    """Advance each generator to its next StepEvent in turn, recording every event, until all end.
+    `new_round()` is called before each round (one step of every model)."""
+    active = dict(gens)
+    while active:
+        new_round()
+        for kind, gen in list(active.items()):
+            for event in gen:
+                record(kind, event)
+                if isinstance(event, StepEvent):
+                    break
+                if isinstance(event, DoneEvent):
+                    del active[kind]
+                    break
+            else:
+                active.pop(kind, None)
+
+
+def _in_turn(gens: dict[str, Iterator], record, new_step, stopped) -> None:
+    """Run each generator to its end, one after another, recording every event; `new_step()` is
+    called before each step, as `_lockstep` calls it before each round. Once `stopped()`, the
+    models not yet started are left untrained."""
+    for kind, gen in gens.items():
+        if stopped():
+            break
+        new_step()
+        for event in gen:
+            record(kind, event)
+            if isinstance(event, StepEvent):
+                new_step()
+
+
+def failure_message(e: Exception) -> str:
+    """A sentence for the page: out-of-memory gets advice, anything else its type and message."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, TrainingDiverged):
+        return str(e)  # it names the step, the likely cause and what was kept
+    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower():
+        return (
+            "Training ran out of memory. Lower the batch size, block size, layers or embedding size "
+            f"and start again. ({type(e).__name__}: {text[:200]})"
+        )
+    return f"Training stopped with an error: {type(e).__name__}: {text[:300]}"
+
+
+def crash_message(exit_status: int | None) -> str:
+    """Why a run ended without a word from its worker: killed (the usual cause, out of memory) or crashed."""
+    if exit_status == -signal.SIGKILL:
+        return (
+            "The training process was killed (SIGKILL), most often because the machine ran out of "
+            "memory. Lower the batch size, block size, layers or embedding size and start again."
+        )
+    return f"The training process ended unexpectedly (exit status {exit_status}); the server's log says why."
+
+
+# ---- in the worker: its main ------------------------------------------------------------------
+
+
+class ServerGone(Exception):
+    """The server's end of the pipes closed: nobody is left to report to."""
+
+
+def main() -> None:
+    inbox, outbox = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print (a library's warning) goes to the log, not into the pickles
+    sys.stdout = sys.stderr
+    training, threads = pickle.load(inbox)
+    give_way_to_pages(RUN_NICENESS)  # before torch starts its threads, which inherit it
+    stop, gone, wanted = threading.Event(), threading.Event(), [threads]
+    threading.Thread(target=_listen, args=(inbox, stop, gone, wanted), daemon=True).start()
+
+    def emit(*message) -> None:
+        if gone.is_set():
+            raise ServerGone
+        try:
+            pickle.dump(message, outbox)
+            outbox.flush()
+        except (BrokenPipeError, ValueError):
+            raise ServerGone from None
+
+    try:
+        training.run(emit, stop, lambda: wanted[0])
+        status, error = (STOPPED if stop.is_set() else FINISHED), None
+    except ServerGone:
+        return
+    except Exception as e:  # noqa: BLE001 - any failure must reach the page as a sentence
+        traceback.print_exc()
+        status, error = FAILED, failure_message(e)
+    try:
+        emit("end", status, error)
+    except ServerGone:
+        pass
+
+
+def _listen(inbox, stop: threading.Event, gone: threading.Event, wanted: list[int]) -> None:
+    """The server's messages, until its end of the pipe closes."""
+    while True:
+        try:
+            message = pickle.load(inbox)
+        except Exception:  # noqa: BLE001 - EOF or a torn pickle: the server is gone
+            gone.set()
+            return
+        if message[0] == "stop":
+            stop.set()
+        elif message[0] == "threads":
+            wanted[0] = message[1]
+
+
+# ---- in the server: the handle on a worker ----------------------------------------------------
+
+
+class Worker:
+    """A worker process that trains `training` on `threads` torch threads; read what it reports
+    with `messages()`, send it ("stop",) or ("threads", n) with `tell()`."""
+
+    def __init__(self, training: Training, threads: int):
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "course.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self._lock = threading.Lock()  # tell() is called from the run's thread and the pages'
+        self.tell((training, threads))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def tell(self, message) -> None:
+        with self._lock:
+            try:
+                pickle.dump(message, self.process.stdin)
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # it has ended; messages() ends too and close() says how
+
+    def messages(self) -> Iterator[tuple]:
+        while True:
+            try:
+                yield pickle.load(self.process.stdout)
+            except EOFError:
+                return
+            except pickle.UnpicklingError:  # it died mid-message
+                return
+
+    def close(self, timeout: float = 30) -> int:
+        """Close its pipes (a worker still training ends at its next event) and wait for it; its exit status."""
+        with self._lock:
+            for pipe in (self.process.stdin, self.process.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+if __name__ == "__main__":
+    main()
