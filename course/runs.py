@@ -251,9 +251,13 @@ class Run:
         self._worker = Worker(self._training(), self._threads_told)
         if self._stop.is_set():  # stopped while the worker was starting
             self._worker.tell(("stop",))
-        end = None
+        end, ready = None, False
         try:
             for message in self._worker.messages():
+                if not ready:  # its first word: torch is imported, training begins; the clock starts now
+                    ready = True
+                    with self._lock:
+                        self._start = time.perf_counter()
                 if message[0] == "event":
                     self._record(*message[1:])
                 elif message[0] == "threads":

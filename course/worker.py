@@ -317,3 +317,6 @@ class Worker:
 
 if __name__ == "__main__":
     main()
+    sys.stderr.flush()
+    os._exit(0)  # not a normal exit: the listener thread may still be reading stdin, and an
+    # interpreter that finalizes under it aborts ("could not acquire lock for <stdin>")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from lessons import ui
 from tinygpt import corpus
-from tinygpt.device import best_device, describe_device
+from tinygpt.device import best_device, describe_device, training_threads
 
 st.title("TinyGPT: build a GPT from scratch")
 st.markdown(
@@ -29,7 +29,7 @@ st.subheader("This machine")
 left, middle, right = st.columns(3)
 device = best_device()
 left.metric("Training device", device.upper())
-left.caption(describe_device(device))
+left.caption(describe_device(device, training_threads()))  # what training gets, not this page's 1
 ready, local = corpus.dataset_ready(), corpus.local_data_path()
 middle.metric("Tiny Shakespeare", "ready" if ready else "not found" if local else "not downloaded")
 if ready:

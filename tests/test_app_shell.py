@@ -8,7 +8,7 @@ from conftest import app_test
 
 from lessons.ui import LESSONS, SHIPPED_DIR, USER_DIR
 from tinygpt.checkpoint import list_checkpoints
-from tinygpt.device import best_device, describe_device
+from tinygpt.device import best_device, describe_device, training_threads
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_home_is_the_default_page(app):
 def test_home_shows_device_dataset_and_checkpoints(app):
     shown = metrics(app)
     assert shown["Training device"] == best_device().upper()
-    assert describe_device(best_device()) in [c.value for c in app.caption]
+    assert describe_device(best_device(), training_threads()) in [c.value for c in app.caption]
     assert shown["Tiny Shakespeare"] == "ready"  # conftest points TINYGPT_DATA at a local copy
     assert shown["Checkpoints"] == str(len(list_checkpoints(SHIPPED_DIR, USER_DIR)))
 

@@ -40,15 +40,16 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def describe_device(device: str | None = None) -> str:
-    """A one-line human description: GPU name and memory, Apple MPS, or CPU threads."""
+def describe_device(device: str | None = None, threads: int | None = None) -> str:
+    """A one-line human description: GPU name and memory, Apple MPS, or CPU threads (`threads`, by
+    default this thread's torch threads)."""
     device = device or best_device()
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(torch.device(device))
         return f"CUDA GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device == "mps":
         return "Apple GPU (MPS)"
-    n = torch.get_num_threads()
+    n = threads or torch.get_num_threads()
     return f"CPU ({n} thread{'s' if n > 1 else ''}{', bf16' if cpu_has_fast_bf16() else ''})"
 
 
