@@ -5,12 +5,12 @@ hold on the GIL, and a crashed run cannot take the server down) and a daemon thr
 collects what it reports into a thread-safe record. A race advances the bigram's and the GPT's
 generators one step each in turn (same batches, same seed, same wall clock), so neither model gets
 more time than the other; a run whose class sets `in_turn` (the ladder's, course/ladder.py) trains
-its models one after another instead. A RunRegistry finds runs by id
-(so a reloaded page can reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS,
-by default one per training core) and shares the cores among them. Any viewer may watch a run;
-only its owner (the opaque token it was started with) may stop it or delete its files. Every run
-saves each model at each evaluation into its folder, marked "running" until it ends, so the runs a
-server restart cut short can be listed with their last saved step (`interrupted_runs`).
+its models one after another instead. A RunRegistry finds runs by id (so a reloaded page can
+reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS, by default one per training
+core, as many as the memory holds) and shares the cores among them. Any viewer may watch a run; only
+its owner (the opaque token it was started with) may stop it or delete its files. Every run saves
+each model at each evaluation into its folder, marked "running" until it ends, so the runs a server
+restart cut short can be listed with their last saved step (`interrupted_runs`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from course.saved_runs import (
 )
 from course.worker import ContinuedTraining, Training, Worker, crash_message, failure_message
 from tinygpt.checkpoint import SUFFIX, read_metadata
-from tinygpt.device import env_int, training_cores, training_threads
+from tinygpt.device import available_memory_mb, env_int, training_cores, training_threads
 from tinygpt.train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent
 
 log = logging.getLogger(__name__)
 MOST_RUNS_BY_DEFAULT = 4  # beyond this, runs would get a thread each and still wait on memory
+SERVER_MB = 1024  # the server itself under a class (the rehearsal's peak: 0.7-0.8 GB, docs/deploy.md)
+RUN_MB = 512  # one run's worker process: about 0.4 GB for a `cpu`-preset race (230 MB of it torch)
 ACTIVE = (RUNNING, STOPPING)
 
 
@@ -48,10 +50,14 @@ class TooManyRuns(RuntimeError):
     """The server already runs as many training runs as it allows."""
 
 
-def default_max_runs(cores: int | None = None) -> int:
-    """One run per core that training may take (`training_cores`), at most MOST_RUNS_BY_DEFAULT:
-    1 on a 1-core box, 2 on 2 cores (a thread each when both run), 3 on 4 cores."""
-    return max(1, min(MOST_RUNS_BY_DEFAULT, training_cores(cores)))
+def default_max_runs(cores: int | None = None, memory_mb: int | None = None) -> int:
+    """One run per core that training may take (`training_cores`), as many as fit in the memory
+    beside the server (`available_memory_mb`: each run trains in a worker process of its own), at
+    least 1 and at most MOST_RUNS_BY_DEFAULT: 1 on a 1-core box, 2 on 2 cores and 2.7 GB (a
+    Community Cloud app), 1 on 2 cores and 1.5 GB, 3 on 4 cores and 8 GB."""
+    memory_mb = memory_mb or available_memory_mb()
+    fit = (memory_mb - SERVER_MB) // RUN_MB if memory_mb else MOST_RUNS_BY_DEFAULT
+    return max(1, min(MOST_RUNS_BY_DEFAULT, training_cores(cores), fit))
 
 
 def configured_max_runs() -> int:

@@ -142,6 +142,19 @@ def test_the_real_machine_reports_its_share():
     assert 1 <= cores <= (device.os.cpu_count() or 1)
 
 
+def test_available_memory_is_the_containers_limit_or_the_machines(tmp_path):
+    machine = device.available_memory_mb(tmp_path / "none")  # no cgroup files: the machine's memory
+    assert machine and machine > 256
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "memory.max").write_text(f"{2**30}\n")
+    assert device.available_memory_mb(tmp_path / "v2") == min(1024, machine)
+    (tmp_path / "v2" / "memory.max").write_text("max\n")
+    assert device.available_memory_mb(tmp_path / "v2") == machine
+    (tmp_path / "v1" / "memory").mkdir(parents=True)
+    (tmp_path / "v1" / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # no limit
+    assert device.available_memory_mb(tmp_path / "v1") == machine
+
+
 def test_runs_share_the_training_cores(monkeypatch):
     monkeypatch.delenv("TINYGPT_THREADS", raising=False)
     assert [device.training_threads(2, runs) for runs in (1, 2, 3)] == [2, 1, 1]

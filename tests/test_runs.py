@@ -208,6 +208,15 @@ def test_a_checkpoint_without_an_owner_may_be_deleted_by_anyone(tiny_checkpoint,
     assert not copy.exists()
 
 
+def test_the_default_cap_follows_the_memory_too():
+    """Each run trains in a worker of about 0.4 GB: a Cloud app (2 cores, 2.7 GB) runs two at once,
+    a 1.5 GB box one, and a box too small for even one still allows one."""
+    assert runs.default_max_runs(2, 2765) == 2
+    assert runs.default_max_runs(2, 1536) == 1
+    assert runs.default_max_runs(2, 700) == 1
+    assert runs.default_max_runs(16, 3000) == 3 and runs.default_max_runs(16, 64_000) == 4
+
+
 def test_the_default_cap_follows_the_cores(monkeypatch):
     monkeypatch.delenv("TINYGPT_MAX_RUNS", raising=False)
     assert [runs.default_max_runs(n) for n in (1, 2, 3, 4, 16)] == [1, 2, 2, 3, 4]

@@ -135,6 +135,26 @@ def cgroup_cpu_quota(cgroup: Path = CGROUP) -> float | None:
         return None
 
 
+def available_memory_mb(cgroup: Path = CGROUP) -> int | None:
+    """The memory this process may use, in MiB: the container's limit (cgroup v2's memory.max, v1's
+    memory.limit_in_bytes) or, without one, the machine's; None where neither can be read."""
+    limit = None
+    for name in ("memory.max", "memory/memory.limit_in_bytes"):
+        try:
+            text = (cgroup / name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # v1 writes "no limit" as a huge number, v2 as "max"
+            limit = int(text)
+        break
+    try:
+        machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # Windows has no sysconf
+        machine = None
+    found = [m for m in (limit, machine) if m]
+    return min(found) // 2**20 if found else None
+
+
 def env_int(name: str) -> int | None:
     """A whole number of at least 1 from the environment variable `name`; None when it is unset,
     or set to anything else (with a warning in the log, so a typo in a deploy's settings falls back
