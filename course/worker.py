@@ -25,7 +25,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -199,7 +198,7 @@ def failure_message(e: Exception) -> str:
 
 def crash_message(exit_status: int | None) -> str:
     """Why a run ended without a word from its worker: killed (the usual cause, out of memory) or crashed."""
-    if exit_status == -signal.SIGKILL:
+    if exit_status == -getattr(signal, "SIGKILL", 9):  # Windows has no SIGKILL
         return (
             "The training process was killed (SIGKILL), most often because the machine ran out of "
             "memory. Lower the batch size, block size, layers or embedding size and start again."
@@ -272,7 +271,6 @@ class Worker:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
-        self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "course.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
