@@ -15,10 +15,16 @@ The server and its worker exchange pickles over the worker's stdin and stdout:
 
 When the server goes away (its end of the pipes closes), the worker ends at its next event without
 saving again: its run is then listed as interrupted, like one cut short by a restart.
+
+Pickle is safe here because both ends are this program: the pipes are anonymous, held only by the
+server and the worker it started. Nothing a user supplies arrives as pickle bytes: an uploaded text
+reaches the worker as the tokenizer and tensors the server built from it, and checkpoints are read
+with safetensors (`tinygpt.checkpoint`), as everywhere else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -293,19 +299,15 @@ class Worker:
         while True:
             try:
                 yield pickle.load(self.process.stdout)
-            except EOFError:
-                return
-            except pickle.UnpicklingError:  # it died mid-message
+            except (EOFError, pickle.UnpicklingError):  # it ended, perhaps mid-message
                 return
 
     def close(self, timeout: float = 30) -> int:
         """Close its pipes (a worker still training ends at its next event) and wait for it; its exit status."""
         with self._lock:
             for pipe in (self.process.stdin, self.process.stdout):
-                try:
+                with contextlib.suppress(OSError):
                     pipe.close()
-                except OSError:
-                    pass
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
