@@ -7,6 +7,7 @@ The Train page and the benchmark script call these; `tinygpt.jobs` runs what the
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 from dataclasses import dataclass, fields, replace
@@ -14,13 +15,14 @@ from types import SimpleNamespace
 
 import torch
 
+from course.beyond import parameters_of
 from course.text import duration
 from tinygpt.bigram import BigramConfig
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
 from tinygpt.device import configure_threads, resolve_device
 from tinygpt.gpt import PRESETS, ConfigError, GPTConfig, config_problems
-from tinygpt.models import build_model, count_parameters
+from tinygpt.models import build_model
 from tinygpt.train import RECIPES, StepEvent, TrainConfig, TrainingDiverged, train, train_config_problems
 
 RACE = ("bigram", "gpt")
@@ -272,8 +274,7 @@ def estimate_memory(spec: RunSpec) -> int:
 
 def count_parameters_of(kind: str, spec: RunSpec) -> int:
     """Parameter count, from the model built on the meta device (so absurd sizes cost no memory)."""
-    with torch.device("meta"):
-        return count_parameters(build_model(kind, spec.model_config(kind)))
+    return parameters_of(kind, spec.model_config(kind))
 
 
 def parameter_table(model) -> list[dict]:
@@ -319,27 +320,54 @@ def free_memory(device: str) -> int | None:
 
 @dataclass(frozen=True)
 class StepTime:
-    """Seconds per training step of the whole job (both models in a race), and how it was found."""
+    """Seconds per training step of the whole run (both models in a race), and how it was found."""
 
     seconds: float
     tokens_per_sec: float
-    timed_batch: int  # the batch size actually timed; the estimate scales it linearly to the real one
+    timed_batch: int  # the batch size actually timed (scaled linearly to the real one); 0: estimated
     batch_size: int
 
+    @property
+    def estimated(self) -> bool:
+        """Not timed: too large to time within the page's budget, so estimated from its FLOPs."""
+        return self.timed_batch == 0
 
-def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budget: float = 0.5) -> StepTime:
-    """Time real training steps (forward, backward, AdamW: `tinygpt.train.train` itself) of each model
-    on `device`. When a full batch would take longer than `budget` seconds, time a smaller batch
-    and scale up linearly (an overestimate: bigger batches use the hardware better)."""
-    configure_threads()  # the same threads a job will use
+
+TIMING_STEPS = 4  # the first pays for lazy imports and allocations; the median of the rest counts
+MAX_TIMED_PARAMS = 20_000_000  # building and initialising a larger model alone takes about a second
+
+
+def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budget: float = 1.0) -> StepTime:
+    """Time real training steps (forward, backward, optimizer: `tinygpt.train.train` itself) of each
+    model on `device`, within about `budget` seconds: when the full batch would take longer, time a
+    smaller one and scale up linearly (an overestimate: bigger batches use the hardware better); when
+    even one row would, estimate from the step's FLOPs at the rate this device trains a small model
+    (`training_rate`), so that no setting keeps the page busy for long."""
+    configure_threads()  # the same threads a run will use
+    device = resolve_device(device)
     B, T = spec.train.batch_size, spec.block_size
     total, smallest = 0.0, B
     for kind in spec.models:
-        one = _timed_steps(kind, spec, data, device, batch=1, steps=3)
-        batch = B if one * B <= budget else max(1, min(B, int(budget / one)))
-        seconds = _timed_steps(kind, spec, data, device, batch) * B / batch
+        row_seconds = 6 * count_parameters_of(kind, spec) * T / training_rate(device)  # one row, predicted
+        rows = int(budget / len(spec.models) / (TIMING_STEPS * row_seconds))  # rows timeable in the budget
+        if rows < 1 or count_parameters_of(kind, spec) > MAX_TIMED_PARAMS:
+            seconds, batch = row_seconds * B, 0
+        else:
+            batch = min(B, rows)
+            seconds = _timed_steps(kind, spec, data, device, batch, TIMING_STEPS) * B / batch
         total, smallest = total + seconds, min(smallest, batch)
     return StepTime(total, B * T / total, smallest, B)
+
+
+@functools.cache
+def training_rate(device: str) -> float:
+    """FLOP/s (6 x parameters x tokens per second) at which `device` trains the `cpu` preset's model
+    at batch 8 with its recipe: timed once per process (about 0.2 s on a 2-core CPU)."""
+    spec = make_spec(("gpt",), 65, "cpu", batch_size=8)
+    tokens = torch.randint(0, 65, (20_000,), generator=torch.Generator().manual_seed(0))
+    data = SimpleNamespace(splits=Splits(tokens[:18_000], tokens[18_000:]))
+    seconds = _timed_steps("gpt", spec, data, device, 8, TIMING_STEPS)
+    return 6 * count_parameters_of("gpt", spec) * 8 * spec.block_size / seconds
 
 
 def _timed_steps(

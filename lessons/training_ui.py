@@ -145,6 +145,8 @@ def plan_facts(spec: plan.RunSpec | None, problems: list[str], data: plan.Traini
             spec, data, f"{spec.models}{spec.gpt}{spec.train.batch_size}"
         )  # all a step depends on
         scaled = f" (timed at batch {est.timed_batch}, scaled up)" if est.timed_batch < est.batch_size else ""
+        if est.estimated:
+            scaled = " (estimated from its arithmetic: too large to time here without keeping the page busy)"
         facts.append(
             f"**Time per step:** about {est.seconds * 1000:,.0f} ms{scaled}: ~{60 / est.seconds:,.0f} "
             f"steps a minute, {est.tokens_per_sec:,.0f} characters/s"

@@ -16,7 +16,7 @@ from tinygpt import (
     split_data,
     train,
 )
-from tinygpt.optim import configure_optimizer
+from tinygpt.optim import Muon, configure_optimizer
 from tinygpt.train import (
     CheckpointEvent,
     DoneEvent,
@@ -163,7 +163,7 @@ def test_muon_takes_the_blocks_matrices_and_adamw_the_rest(setup):
     adamw, muon = optimizers.optimizers
     names = {p: n for n, p in model.named_parameters()}
     in_muon = {names[p] for group in muon.param_groups for p in group["params"]}
-    assert isinstance(muon, torch.optim.Muon) and isinstance(adamw, torch.optim.AdamW)
+    assert isinstance(muon, Muon) and isinstance(adamw, torch.optim.AdamW)
     assert in_muon == {n for n, p in model.named_parameters() if ".h." in n and p.dim() == 2}
     in_adamw = {names[p] for group in adamw.param_groups for p in group["params"]}
     assert in_adamw == set(names.values()) - in_muon and "lm_head.weight" in in_adamw

@@ -28,6 +28,7 @@ from .device import available_cores, resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS
 from .ladder import RUNGS, LadderSettings, climb, default_workers, select_rungs, write_results
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
+from .optim import describe_optimizer
 from .sample import SampleConfig, encode_prompt, generate
 from .train import (
     CheckpointEvent,
@@ -179,11 +180,12 @@ def cmd_train(args) -> int:
     device = distributed.device_for(world, resolve_device(cfg.device))
     dtype = resolve_dtype(cfg.dtype, device, getattr(model.config, "n_embd", 0))
     processes = f" x {world.size} processes" if world.size > 1 else ""
-    _say(
-        args,
-        f"{model.model_type}: {count_parameters(model):,} parameters on {device}{processes} ({dtype}), "
-        f"{len(data):,} tokens",
-    )
+    if world.is_main:  # even with --quiet: which optimizer and precision ran is part of the result
+        print(
+            f"{model.model_type}: {count_parameters(model):,} parameters on {device}{processes} "
+            f"({str(dtype).removeprefix('torch.')}), {describe_optimizer(cfg, device)}; {len(data):,} tokens",
+            file=sys.stderr,
+        )
     summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
     try:
         saved = _run_training(args, model, split_data(data), cfg, tokenizer, summary, resume, world)

@@ -61,6 +61,21 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
+def has_fast_bf16(device: str) -> bool:
+    """Whether `device` multiplies bf16 natively: CUDA GPUs that support it, CPUs with AVX-512 BF16 or
+    AMX. Elsewhere a bf16 matrix product is emulated (40x slower than fp32 on an AVX2 CPU) or untested
+    (MPS), so nothing may run in bf16 there unless the user asks for it."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return device == "cpu" and cpu_has_fast_bf16()
+
+
+def fast_matmul_dtype(device: str) -> torch.dtype:
+    """The cheapest precision for internal matrix products that tolerate bf16's 8-bit mantissa (Muon's
+    orthogonalization): bf16 where the device multiplies it natively, fp32 elsewhere."""
+    return torch.bfloat16 if has_fast_bf16(device) else torch.float32
+
+
 def resolve_dtype(dtype: str, device: str, n_embd: int = 0) -> torch.dtype:
     """'auto' -> bf16 where it pays (CUDA with bf16; a CPU with native bf16 and a model wide enough
     for the matmuls to dominate, see docs/benchmarks.md), else fp32."""
@@ -70,11 +85,11 @@ def resolve_dtype(dtype: str, device: str, n_embd: int = 0) -> torch.dtype:
         return torch.bfloat16
     if dtype != "auto":
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if device == "cpu" and cpu_has_fast_bf16() and n_embd >= BF16_MIN_EMBD_CPU:
-        return torch.bfloat16
-    return torch.float32
+    if not has_fast_bf16(device):
+        return torch.float32
+    if device == "cpu" and n_embd < BF16_MIN_EMBD_CPU:
+        return torch.float32
+    return torch.bfloat16
 
 
 BF16_MIN_EMBD_CPU = 128

@@ -1,18 +1,23 @@
 """The optimizers: AdamW where matrices and embeddings decay and biases and norms do not (nanoGPT's
 `configure_optimizers`), and, with optimizer="muon", Muon for the Transformer blocks' weight
-matrices. They step as one, and their state is saved and restored by parameter name, so that a
-training run can be resumed exactly."""
+matrices (Keller Jordan's Muon, as in torch.optim.Muon, but orthogonalizing in the precision the
+device multiplies fast). They step as one, and their state is saved and restored by parameter name,
+so that a training run can be resumed exactly."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import torch
+
+from .device import fast_matmul_dtype
 
 if TYPE_CHECKING:
     from .train import TrainConfig
 
 OPTIMIZERS = ("adamw", "muon")
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Keller Jordan's quintic, as torch.optim.Muon's
 
 
 def configure_optimizer(model, cfg: TrainConfig, device: str) -> Optimizers:
@@ -31,10 +36,76 @@ def configure_optimizer(model, cfg: TrainConfig, device: str) -> Optimizers:
     adamw = torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
     if not to_muon:
         return Optimizers(adamw)
-    muon = torch.optim.Muon(
-        [params[n] for n in to_muon], lr=cfg.muon_lr, weight_decay=0.0, adjust_lr_fn="original"
-    )
+    muon = Muon([params[n] for n in to_muon], lr=cfg.muon_lr, dtype=fast_matmul_dtype(device))
     return Optimizers(adamw, muon)
+
+
+def describe_optimizer(cfg: TrainConfig, device: str) -> str:
+    """One line on what steps the weights, e.g. "Muon (the blocks' matrices, lr 0.04,
+    orthogonalized in float32) + AdamW (the rest, lr 0.006)"."""
+    adamw = f"AdamW (lr {cfg.learning_rate:g}{', no clipping' if cfg.grad_clip <= 0 else ''})"
+    if cfg.optimizer != "muon":
+        return adamw
+    precision = str(fast_matmul_dtype(device)).removeprefix("torch.")
+    return f"Muon (the blocks' matrices, lr {cfg.muon_lr:g}, orthogonalized in {precision}) + {adamw} for the rest"
+
+
+def orthogonalize(G: torch.Tensor, steps: int = 5, dtype: torch.dtype = torch.float32, eps: float = 1e-7):
+    """Newton-Schulz iteration towards the nearest orthogonal matrix of each matrix in G (..., m, n):
+    the same singular vectors with every singular value pushed near 1 (between about 0.7 and 1.2:
+    Keller Jordan's coefficients trade exactness for speed). Computed in `dtype`; returns `dtype`."""
+    X = G.to(dtype)
+    tall = X.size(-2) > X.size(-1)
+    if tall:  # iterate on the smaller Gram matrix
+        X = X.mT
+    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp(min=eps)  # spectral norm at most 1
+    a, b, c = NS_COEFFICIENTS
+    for _ in range(steps):
+        A = X @ X.mT  # (..., m, m)
+        X = a * X + (b * A + c * (A @ A)) @ X  # (..., m, n)
+    return X.mT if tall else X
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for 2-D weight matrices: Nesterov momentum, then the update matrix orthogonalized
+    (`orthogonalize`) so that every direction of the matrix moves by a similar amount, scaled by
+    sqrt(max(1, rows/cols)). torch.optim.Muon computes the iteration in bf16 on every device, which
+    costs 40x fp32's time on a CPU without bf16 instructions; here `dtype` is chosen per device
+    (`tinygpt.device.fast_matmul_dtype`). Matrices of one shape are orthogonalized as one batch."""
+
+    def __init__(self, params, lr=0.02, momentum=0.95, weight_decay=0.0, ns_steps=5, dtype=torch.float32):
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, ns_steps=ns_steps, dtype=dtype)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            updates = [self._momentum(p, group["momentum"]) for p in params]
+            for idx, ortho in self._orthogonalized(updates, group):
+                for i, o in zip(idx, ortho, strict=True):
+                    p = params[i]
+                    scale = max(1.0, p.size(0) / p.size(1)) ** 0.5
+                    p.mul_(1 - group["lr"] * group["weight_decay"])
+                    p.add_(o.to(p.dtype), alpha=-group["lr"] * scale)
+
+    def _momentum(self, p: torch.Tensor, momentum: float) -> torch.Tensor:
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p)
+        buf = state["momentum_buffer"]
+        buf.lerp_(p.grad, 1 - momentum)
+        return p.grad.lerp(buf, momentum)  # Nesterov: look one step ahead along the momentum
+
+    @staticmethod
+    def _orthogonalized(updates: list[torch.Tensor], group: dict):
+        """(indices, orthogonalized updates) for each shape: one batched iteration per shape."""
+        by_shape = defaultdict(list)
+        for i, u in enumerate(updates):
+            by_shape[u.shape].append(i)
+        for idx in by_shape.values():
+            stacked = torch.stack([updates[i] for i in idx])  # (k, m, n)
+            yield idx, orthogonalize(stacked, group["ns_steps"], group["dtype"])
 
 
 class Optimizers:
