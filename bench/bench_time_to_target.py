@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.machine import machine  # noqa: E402
 from tinygpt.checkpoint import read_metadata  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
@@ -54,7 +55,8 @@ NANOGPT_CPU = {
 
 
 def cases(baseline_dtype: str) -> dict[str, list[str]]:
-    baseline = [f"--{k}={v}" for k, v in NANOGPT_CPU.items()] + [f"--dtype={baseline_dtype}"]
+    baseline = [f"--{k}={v}" for k, v in NANOGPT_CPU.items()]
+    baseline += ["--optimizer=adamw", f"--dtype={baseline_dtype}"]
     return {"default_recipe": [], "nanogpt_cpu_recipe": baseline}
 
 
@@ -132,7 +134,7 @@ def main() -> None:
             to_target["nanogpt_cpu_recipe"] / to_target["default_recipe"], 2
         ),
         "wall_baseline_over_default": round(wall["nanogpt_cpu_recipe"] / wall["default_recipe"], 2),
-        "load_average": os.getloadavg(),
+        "machine": machine(),
     }
     print(json.dumps(summary), flush=True)
 
