@@ -26,6 +26,7 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from course.generation import DECODE_THREADS  # noqa: E402
 from tinygpt import GPT, GPTConfig, SampleConfig, generate, load_checkpoint  # noqa: E402
 from tinygpt.corpus import DatasetError, load_shakespeare  # noqa: E402
@@ -90,6 +91,7 @@ def measure(name: str, model, new_tokens: int, repeats: int) -> dict:
         "new_tokens": new_tokens,
         "repeats": repeats,
         "device": describe_device("cpu"),
+        "machine": machine(),
         "kv_cache_tok_s": round(med["kv_cache"]),
         "kv_cache_best_tok_s": round(max(rates["kv_cache"])),
         "no_cache_tok_s": round(med["no_cache"]),

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.machine import machine  # noqa: E402
 from tinygpt import CharTokenizer, GPTConfig, TrainConfig, build_model, encode_text, split_data  # noqa: E402
 from tinygpt.device import compiler_available, describe_device, set_threads  # noqa: E402
 from tinygpt.train import StepEvent, train  # noqa: E402
@@ -121,6 +122,7 @@ def main() -> None:
             "vs_lecture_code": round(statistics.median(values) / base, 2),
             "shape": shape,
             "device": describe_device("cpu"),
+            "machine": machine(),
             "threads": threads,
         }
         print(json.dumps(row), flush=True)

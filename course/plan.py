@@ -46,7 +46,7 @@ _BUDGET = (
 TRAIN_DEFAULTS: dict[str, dict] = {
     "cpu": RECIPES["cpu"]
     | dict(
-        batch_size=32, max_seconds=60.0, max_steps=None, eval_interval=100, eval_iters=10, sample_tokens=150
+        batch_size=32, max_seconds=60.0, max_steps=None, eval_interval=60, eval_iters=10, sample_tokens=150
     ),
     "lecture-exact": RECIPES["lecture-exact"] | dict(max_seconds=None, sample_tokens=300),
     **{

@@ -86,3 +86,19 @@ def test_a_step_matches_torch_muon_within_bf16_precision():
     for p, a, b in zip(params, theirs, ours, strict=True):
         moved_theirs, moved_ours = a.detach() - p.detach(), b.detach() - p.detach()
         assert (moved_theirs - moved_ours).norm() / moved_theirs.norm() < 0.05
+
+
+def test_no_bf16_anywhere_in_a_training_step_without_native_bf16(monkeypatch):
+    """The forward pass (autocast), the dropout masks, the backward pass and both optimizers."""
+    from tinygpt import CharTokenizer, encode_text, split_data, train
+    from tinygpt.train import StepEvent
+
+    monkeypatch.setattr(tinygpt_device, "cpu_has_fast_bf16", lambda: False)
+    text = "To be, or not to be, that is the question. " * 200
+    tok = CharTokenizer.from_text(text)
+    config = make_config("gpt", tok.vocab_size, "cpu", dropout=0.2)  # 128 wide: bf16 where it is fast
+    cfg = TrainConfig.preset("cpu", max_steps=2, batch_size=4, eval_interval=10**6, device="cpu")
+    events = train(build_model("gpt", config), split_data(encode_text(text, tok)), cfg)
+    with DtypesSeen() as seen:
+        steps = [e for e in events if isinstance(e, StepEvent)]
+    assert len(steps) == 2 and torch.bfloat16 not in seen.dtypes
