@@ -58,15 +58,19 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
-        """The training recipe that goes with a GPT preset (see `RECIPES`), with `overrides`."""
-        return cls(**{**RECIPES.get(name, {}), **overrides})
+        """The training recipe `name` (a row of `RECIPES`: a GPT preset's, or "bigram"), with `overrides`."""
+        if name not in RECIPES:
+            raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+        return cls(**{**RECIPES[name], **overrides})
 
 
-# Training settings that go with a GPT preset of the same name (tinygpt.gpt.PRESETS); presets
-# without one train with TrainConfig's defaults. See docs/training.md for how each was chosen.
+# Every training recipe in one table. A row overrides TrainConfig's defaults; a GPT preset of the same
+# name (tinygpt.gpt.PRESETS) gives the model's shape. The command line (`TrainConfig.preset`) and the
+# Train page (course.plan, which adds only how long a run on the page lasts) read these rows, and
+# docs/training.md prints them (tests/test_recipes.py checks that all three agree).
 RECIPES: dict[str, dict] = {
-    # Below val 1.88 in about 10 s of a 2-core CPU: Muon for the blocks' matrices, small batches for
-    # many steps, a short warmup (docs/training.md, bench/bench_time_to_target.py).
+    # Below val 1.88 in seconds on a 2-core CPU: Muon for the blocks' matrices, small batches for many
+    # steps, a short warmup (docs/training.md, bench/bench_time_to_target.py).
     "cpu": dict(
         batch_size=16,
         optimizer="muon",
@@ -77,8 +81,13 @@ RECIPES: dict[str, dict] = {
         eval_interval=200,
         eval_iters=40,
     ),
+    # The lecture's model, rate, batch and length, trained as nanoGPT trains: warmup, cosine decay,
+    # AdamW with decay on matrices only, clipping.
+    "lecture": dict(
+        batch_size=64, learning_rate=3e-4, warmup_steps=100, max_steps=5000, eval_interval=500, eval_iters=200
+    ),
     # The lecture's recipe, exactly: constant learning rate 3e-4, AdamW's defaults (betas 0.9 and
-    # 0.999, weight decay 0.01), no warmup, no clipping; 5,000 steps of 64 x 256 characters.
+    # 0.999, weight decay 0.01), no warmup, no clipping, fp32; 5,000 steps of 64 x 256 characters.
     "lecture-exact": dict(
         batch_size=64,
         learning_rate=3e-4,
@@ -90,7 +99,23 @@ RECIPES: dict[str, dict] = {
         max_steps=5000,
         eval_interval=500,
         eval_iters=200,
+        dtype="float32",
     ),
+    # The shipped model's recipe (docs/pretrained.md).
+    "small": dict(
+        batch_size=64,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=200,
+        max_steps=5000,
+        eval_interval=500,
+        eval_iters=40,
+    ),
+    # For tests and a first look: seconds on any CPU.
+    "tiny": dict(batch_size=16, learning_rate=1e-2, warmup_steps=5, max_steps=200, eval_interval=10, eval_iters=2),
+    # The bigram, a single lookup table: a large rate without weight decay brings it to its floor within
+    # a few hundred steps, so it keeps pace with the GPT in a race.
+    "bigram": dict(learning_rate=0.1, weight_decay=0.0),
 }
 
 
