@@ -320,18 +320,18 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
         st.rerun()
 
 
-LECTURE_STEP = """xb, yb = get_batch('train')            # a random batch: B rows of T characters, and the next ones
-logits, loss = model(xb, yb)           # forward: the predictions, and how wrong they were
-optimizer.zero_grad(set_to_none=True)  # forget the previous step's gradients
-loss.backward()                        # backward: how the loss changes with every weight
-optimizer.step()                       # move every weight a little against its gradient"""
+LECTURE_STEP = """xb, yb = get_batch('train')  # a batch: B rows of T characters
+logits, loss = model(xb, yb)  # forward: how wrong it was
+optimizer.zero_grad(set_to_none=True)  # forget old gradients
+loss.backward()  # backward: every weight's gradient
+optimizer.step()  # move every weight a little"""
 
 
 def training_step() -> None:
     """The lecture's five lines beside the library's own step function."""
     left, right = st.columns(2)
     with left:
-        st.markdown("The lecture's loop body, from its `gpt.py`:")
+        st.markdown("The lecture's loop body, from its `gpt.py` (the comments are ours):")
         st.code(LECTURE_STEP, language="python")
         st.markdown(
             "`_train_step` does the same five things: `get_batch`, the forward pass to the loss, `zero_grad`, "
