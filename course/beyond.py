@@ -22,6 +22,18 @@ from tinygpt.models import build_model, config_for, count_parameters
 from tinygpt.sample import SampleConfig, generate_text
 from tinygpt.train import StepEvent, TrainConfig, train
 
+# The handoff the lecture ends on: where each part of this library lives in nanoGPT, and what we added.
+NANOGPT_MAP = """
+| TinyGPT | nanoGPT | what TinyGPT adds, and why |
+|---|---|---|
+| `tinygpt/gpt.py`: `GPTConfig`, `CausalSelfAttention`, `MLP`, `Block`, `GPT` | `model.py`: the same classes and names | switches that take pieces away (lesson 3's climb), `init` and bias options (`lecture-exact`), a one-token decoder with a KV cache (fast sampling) |
+| `tinygpt/train.py`: `train()`, `get_lr`, `estimate_loss` | `train.py`, a script set up by globals | a generator of events (the pages chart them), exact resuming, a divergence guard, Muon as an option |
+| `tinygpt/optim.py` | `GPT.configure_optimizers` in `model.py` | Muon for the blocks' matrices, for fast CPU runs |
+| `tinygpt/sample.py` | `sample.py` | tokens streamed one at a time; the KV cache's half-block window |
+| `tinygpt/checkpoint.py` | `torch.save` of a dict (`ckpt.pt`) | safetensors and JSON metadata: opening a file cannot run code |
+| `tinygpt/data.py`, `corpus.py` | `data/shakespeare_char/prepare.py` | the same character vocabulary and 90/10 split, kept in memory |
+"""
+
 GPT2_VOCAB = 50257  # GPT-2's and GPT-3's BPE vocabulary
 NAMES = {"gpt": "TinyGPT", "bigram": "Bigram"}
 TOKENS_PER_PARAM = 20  # compute-optimal training data per parameter (Hoffmann et al. 2022, "Chinchilla")

@@ -18,7 +18,7 @@ from torch import nn
 
 from course.generation import read_prompt, torch_threads
 from course.text import char_label
-from tinygpt.gpt import GPT, attention_scores
+from tinygpt.gpt import GPT, attention_scores, dropout
 
 # One prompt is at most block_size rows: too little work to share between threads, and a second
 # thread that waits for a busy core stalls the pass. Measured on a shared 2-core CPU, the shipped GPT
@@ -266,3 +266,12 @@ def trace_seeded(model: GPT, ids: tuple[int, ...], seed: int) -> Trace:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return trace(model, idx)
+
+
+def dropped_weights(weights: torch.Tensor, p: float, seed: int) -> torch.Tensor:
+    """Attention weights through tinygpt's `dropout` as `explicit_attention` applies it in training
+    (before they mix the values), under a fixed seed: some weights zeroed, the rest scaled by 1/(1-p).
+    The model does not return its weights after dropout, so the page applies the same function here."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return dropout(weights, p, training=True)

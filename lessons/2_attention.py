@@ -92,7 +92,8 @@ with right:
     st.caption(
         f"Unscaled scores of head size {head_size} are {head_size**0.5:.1f}× too big — like temperature "
         f"{head_size**-0.5:.2f}. Softmax then turns almost **one-hot**: each token listens to a single "
-        "other token, and at initialisation that slows learning."
+        "token (possibly itself), and at initialisation that slows learning. In the video the lecture's code "
+        "divides by √n_embd (its `C**-0.5`, C = n_embd); the published code, and this library, by √head_size."
     )
 ui.show_source(ad.score_variance, ad.softmax_temperature)
 

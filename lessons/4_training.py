@@ -4,7 +4,7 @@ the run panel are components in `lessons.training_ui`; the run itself is a backg
 
 import streamlit as st
 
-from course import runs
+from course import plan, runs
 from lessons import training_ui as parts
 from lessons import ui
 from tinygpt.bigram import BigramLM
@@ -30,8 +30,8 @@ floor, run = parts.bigram_floor(name, text), parts.attached_run(registry)
 spec, problems = parts.settings(data)
 st.caption(
     "The `cpu` preset is sized so that, on a 2-core laptop CPU, the Transformer passes the bigram within "
-    "its minute of training. The `lecture` preset is the lecture's 10.8M-parameter model: it needs a GPU "
-    "(on a CPU it takes hours to get that far)."
+    "its minute of training. `lecture` and `lecture-exact` have the lecture's 10.8M-parameter shape "
+    "(`lecture-exact` is its model and recipe exactly): they need a GPU (on a CPU they take hours to get that far)."
 )
 parts.plan_facts(spec, problems, data, busy=parts.owns_active(run))
 ui.show_source(BigramLM, GPT.forward, label="Show the code: the two models, and where the loss is computed")
@@ -42,19 +42,18 @@ if run is not None:
 st.subheader("Your saved runs")
 parts.runs_list(registry, run, data)
 
+st.subheader("Under the hood: one training step")
+parts.training_step()
+parts.recipe_notes(spec or plan.make_spec(("gpt",), data.tokenizer.vocab_size, st.session_state.train_preset))
 st.markdown(
-    "**Under the hood.** Each step draws a random batch, runs the model forward to get the loss, "
-    "backpropagates, clips the gradient and lets AdamW move the weights; the learning rate warms up, "
-    "then decays along a cosine. Every few steps the loop pauses to measure the loss on held-out text "
-    "(*val*), averaged over many batches, since a single batch's loss is noisy: when train keeps falling "
-    "but val does not, the model has started to memorise. A model that knows nothing guesses each of the "
-    f"{data.tokenizer.vocab_size} characters equally, a loss of ln({data.tokenizer.vocab_size}): "
-    "that is where every Transformer starts."
-)
-st.caption(
-    "Where this departs from the lecture's `gpt.py`: AdamW here has weight decay 0.1 and betas (0.9, 0.99), "
-    "the learning rate warms up then follows a cosine (the lecture keeps it constant at 3e-4), gradients are "
-    "clipped at norm 1, and the model uses GELU and no biases, as nanoGPT does. Each makes training steadier."
+    "Every few steps the loop pauses to measure the loss on held-out text (*val*), averaged over many "
+    "batches, since a single batch's loss is noisy: when train keeps falling but val does not, the model has "
+    "started to memorise. Unlike the lecture, which draws fresh batches at every evaluation, `estimate_loss` "
+    "draws the same batches each time, so two evaluations differ only by what the model learned. A model that "
+    f"knows nothing guesses each of the {data.tokenizer.vocab_size} characters equally, a loss of "
+    f"ln({data.tokenizer.vocab_size}). The Transformers here start close to it: their weights start small "
+    "(N(0, 0.02)), so every logit starts near 0. The bigram's table starts from N(0, 1), so its first "
+    "guesses are confidently wrong and its first loss is higher; the chart's caption gives each first loss."
 )
 ui.show_source(train, get_lr, configure_optimizer, estimate_loss)
 ui.next_lesson(PAGE)

@@ -4,7 +4,8 @@ the components are in `lessons/inside_ui.py`."""
 
 import streamlit as st
 
-from course import inside, inside_views
+from course import inside, inside_views, norms
+from course.figures import block_parts
 from course.figures import inside as figures
 from lessons import inside_ui as parts
 from lessons import ui
@@ -48,7 +49,10 @@ with right:
         st.info("This model has no position embeddings: only attention's mask tells positions apart.")
     else:
         ui.plot(sim, "inside_fig_positions")
-        st.caption("`wpe`: each position's vector against every other. Neighbours learned similar vectors.")
+        st.caption(
+            "`wpe`: each position's vector against every other. In this model neighbouring positions ended "
+            "up with similar vectors: something it learned, not a rule."
+        )
 ui.show_source(gpt.GPT.embed)
 
 st.header("2 · The architecture, one tensor per stage")
@@ -72,6 +76,13 @@ L = t.layers[layer]
 
 st.subheader("LayerNorm: each token rescaled to mean 0, spread 1, then a learned weight per channel")
 ui.plot(figures.layernorm_figure(L.resid_in, L.ln_1, labels, pos), "inside_fig_ln")
+st.markdown(
+    "The lecture writes it by hand from makemore's BatchNorm: the same arithmetic over the other axis. "
+    "BatchNorm normalises each **column**, one channel across the batch, so a token's result depends on the "
+    "others; LayerNorm normalises each **row**, one token on its own. Both, on this block's input:"
+)
+ui.plot(block_parts.rows_vs_columns_figure(L.resid_in, labels), "inside_fig_norms")
+ui.show_source(norms.layer_norm, label="Show the code: LayerNorm by hand (it gives `nn.LayerNorm`'s numbers)")
 
 st.subheader(f"Attention, head {head}: q·k → mask → softmax")
 st.markdown(
@@ -87,7 +98,7 @@ st.subheader("The residual stream: each block adds to it")
 ui.plot(figures.stream_figure(t, labels, pos), "inside_fig_stream")
 st.caption(
     "`x = x + attn(ln_1(x))`, then `x = x + mlp(ln_2(x))`: no stage replaces the stream, each adds its "
-    "part, so its length grows block by block."
+    "part. Adding can also shorten a vector; in this model the stream's length happens to grow block by block."
 )
 
 st.subheader("Second LayerNorm and the MLP: how many hidden units fire")
@@ -113,6 +124,6 @@ st.markdown(
     "In training, dropout zeroes a random share *p* of the numbers and scales the rest by 1/(1−p), so the "
     "model cannot lean on any single unit. `model.eval()` turns it off: the same input, the same output."
 )
-parts.dropout(picked, t, labels, pos)
-ui.show_source(inside.dropout_twin)
+parts.dropout(picked, t, labels, pos, layer, head)
+ui.show_source(gpt.dropout, gpt.Dropout, inside.dropout_twin)
 ui.next_lesson(PAGE)

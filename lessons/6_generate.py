@@ -41,7 +41,8 @@ with generate_tab:
 with compare_tab:
     st.markdown(
         "The same prompt, seed and settings for both. The bigram sees one character; the Transformer "
-        "attends to everything before it, so it can finish words, line breaks and speaker names."
+        "attends to everything before it within its block of context, so it can finish words, line breaks and "
+        "speaker names."
     )
     parts.compare(text, cfg)
 
@@ -58,8 +59,11 @@ st.markdown(
     "**Under the hood.** `generate` is a loop: logits for the last position → divide by the temperature "
     "→ keep the top k → softmax → `torch.multinomial`. Without a cache, every step re-runs the whole "
     "context; the **KV cache** keeps each layer's keys and values, so a step computes only the new "
-    "position. Since the GPT learned absolute positions, its window slides in jumps of half a block "
-    "(`window_start`). With the cache, each step runs `GPT.decoder()`: the whole GPT for one character "
+    "position. The lecture crops the context to the last `block_size` characters at every step; here the "
+    "window slides in jumps of half a block (`window_start`), because each cached key was computed with "
+    "its position's embedding: moving the window by one would change every position and so every key, and "
+    "the cache would have to be rebuilt at every step. The KV cache is this project's addition: the lecture "
+    "re-runs the whole context for each character. With the cache, each step runs `GPT.decoder()`: the whole GPT for one character "
     "in a few plain calls per layer, since at batch 1 the overhead of each PyTorch call matters as much "
     "as the arithmetic."
 )

@@ -54,8 +54,9 @@ ui.header(
 st.header("Pre-training, then fine-tuning")
 st.markdown(
     "Everything we trained is **pre-training**: learn to continue text. Ask a pre-trained model a "
-    "question and it does not answer — it continues the document, in the style of what it read. ChatGPT "
-    "adds, per OpenAI's description: (1) **supervised fine-tuning** on thousands of conversations written by "
+    "question and it does not answer — it continues the document, in the style of what it read. OpenAI's "
+    "ChatGPT announcement (November 2022) describes three steps after pre-training, the method of its "
+    "InstructGPT paper (Ouyang et al., 2022): (1) **supervised fine-tuning** on conversations written by "
     "people; (2) a **reward model**, trained on people's rankings of answers; (3) **reinforcement learning** "
     "(PPO) against that reward model. Step 1 is more of the same `train()`, on different data — try it:"
 )
@@ -78,7 +79,8 @@ if picked is not None:
         st.caption(
             "A few pairs teach the **format** (an answer after `ANSWER:`, then a blank line) within a few "
             "dozen steps — and with so little data, the answers are soon copied from the pairs. InstructGPT, "
-            "ChatGPT's predecessor, learned from ~13,000 written demonstrations and ~33,000 ranked answers."
+            "ChatGPT's predecessor, learned from about 13,000 prompts with written demonstrations, and its "
+            "reward model from about 33,000 prompts, each with 4 to 9 answers ranked (Ouyang et al., 2022)."
         )
     ui.show_source(beyond.fine_tune)
 
@@ -137,12 +139,16 @@ st.markdown(
 ui.link("lessons/2_attention.py", "See the mask switched off, and cross-attention, in the attention lesson")
 
 st.header("Where to go next")
+st.markdown("The lecture ends by pointing to nanoGPT. Each part of TinyGPT has its counterpart there:")
+st.markdown(beyond.NANOGPT_MAP)
 st.markdown(
     """
 - **nanoGPT** (github.com/karpathy/nanoGPT): this course's model grown up — reproduce GPT-2 (124M) on GPUs.
+- **makemore** (github.com/karpathy/makemore) and its videos, which the lecture builds on: the bigram, the
+  training loop, BatchNorm (from which the lecture makes LayerNorm).
 - **Let's build the GPT Tokenizer** (Karpathy's next video): the byte-pair encoding of lesson 1, in full.
 - **Let's reproduce GPT-2 (124M)**: mixed precision, flash attention, many GPUs, the tricks of a real run.
-- Papers: *Attention Is All You Need* (2017), GPT-3: *Language Models are Few-Shot Learners* (2020),
+- Papers: [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (2017), GPT-3: *Language Models are Few-Shot Learners* (2020),
   InstructGPT: *Training language models to follow instructions with human feedback* (2022).
 """
 )

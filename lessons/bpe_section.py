@@ -22,7 +22,7 @@ def bpe_section(text: str) -> None:
     st.header("Sub-word tokens: byte-pair encoding")
     st.markdown(
         "GPT-2 and ChatGPT do not read characters. **Byte-pair encoding** (BPE) starts from the 256 "
-        "bytes of UTF-8 and repeatedly **merges the most frequent pair of neighbouring tokens** into a new "
+        "possible byte values (UTF-8 is how the text becomes bytes) and repeatedly **merges the most frequent pair of neighbouring tokens** into a new "
         "token: `t`+`h` → `th`, then `th`+`e` → `the`… Below, the merges are learned on your text, right "
         "now, by the library's `train_bpe`. Like GPT-2, it first splits the text into words, so no token "
         "spans two words."

@@ -16,7 +16,8 @@ from tinygpt.sample import SampleConfig
 
 TOP_K = ["off", 1, 2, 3, 5, 10, 20, 40]
 HELP = {
-    "T": "Logits are divided by the temperature: below 1 sharpens the distribution, above 1 flattens it.",
+    "T": "Logits are divided by the temperature: below 1 sharpens the distribution, above 1 flattens it. "
+    "This page starts at 0.8; the lecture samples at 1.0, the model's own probabilities.",
     "k": "Keep only the k likeliest characters, then renormalise.",
     "cache": "Keep every layer's keys and values, so each new character computes one position, not all.",
 }

@@ -6,6 +6,7 @@ figures `course.figures.inside`'s."""
 import streamlit as st
 
 from course import inside, inside_views
+from course.figures import block_parts
 from course.figures import inside as figures
 from lessons import ui
 
@@ -76,8 +77,9 @@ def final_softmax(t: inside.Trace, itos, labels, pos: int) -> None:
         )
 
 
-def dropout(picked: ui.Picked, t: inside.Trace, labels, pos: int) -> None:
-    """The same input in eval mode (the trace) and in train mode, side by side."""
+def dropout(picked: ui.Picked, t: inside.Trace, labels, pos: int, layer: int, head: int) -> None:
+    """The same input in eval mode (the trace) and in train mode, side by side: the embeddings, then
+    inside block `layer` one head's attention weights and the feed-forward's output."""
     c1, c2 = st.columns(2)
     default = picked.checkpoint.config.dropout or 0.1  # a model trained without dropout still shows it
     p = c1.slider("Dropout p in train mode", 0.0, 0.5, default, 0.05, key="inside_dropout")
@@ -89,3 +91,25 @@ def dropout(picked: ui.Picked, t: inside.Trace, labels, pos: int) -> None:
             ui.plot(figures.dropout_figure(run.x0, labels, pos), f"inside_fig_{mode}")
             rows = inside_views.top_next(run.logits[pos], picked.checkpoint.tokenizer.itos)
             ui.plot(figures.top_figure(rows, f"{mode}: after {labels[pos]}", 260), f"inside_fig_top_{mode}")
+    st.markdown(
+        f"**Inside block {layer}.** Dropout acts three more times in every block: on attention's weights "
+        "right after the softmax, after attention's projection `c_proj`, and after the feed-forward."
+    )
+    left, right = st.columns(2)
+    weights = t.layers[layer].weights[head, pos, : pos + 1]  # (keys,): this query's row, eval mode
+    dropped = inside.dropped_weights(weights, p, int(seed))
+    with left:
+        ui.plot(block_parts.dropped_weights_figure(weights, dropped, labels, p), "inside_fig_att_dropout")
+        st.caption(
+            f"Head {head}'s weights for {labels[pos]} from the eval pass, through the library's `dropout` as "
+            f"`explicit_attention` applies it in training: they now sum to {float(dropped.sum()):.2f}, not 1."
+        )
+    out = train.layers[layer].mlp_out
+    with right:
+        if out is None:
+            st.info("This model has no feed-forward network (its MLP is switched off).")
+            return
+        share = float((out == 0).float().mean())
+        st.markdown(f"After the feed-forward, `model.train()`: {share:.1%} of its output is 0")
+        title = "The feed-forward's output after dropout (black: zeroed)"
+        ui.plot(figures.dropout_figure(out, labels, pos, title=title), "inside_fig_mlp_dropout")

@@ -2,17 +2,20 @@
 shown before starting, the run panel (start, stop, the live chart) and the saved runs. Planning is
 `course.plan`, the background run `course.runs`, the chart and tables `course.figures.training`."""
 
+import math
 from functools import partial
 
 import streamlit as st
 
-from course import plan, runs, saved_runs
+from course import plan, recipe, runs, saved_runs
 from course.figures.training import loss_figure, parameter_frame
 from course.text import MODEL_NAMES as NAMES
 from course.text import duration
 from lessons import ui
 from tinygpt.device import best_device, configure_threads, describe_device
 from tinygpt.gpt import PRESETS
+from tinygpt.optim import configure_optimizer
+from tinygpt.train import _train_step
 
 REFRESH = 1.0  # seconds between redraws of a running run (bench/bench_race.py measures its cost)
 RUN = "train_run_id"
@@ -84,7 +87,7 @@ def settings(data: plan.TrainingData) -> tuple[plan.RunSpec | None, list[str]]:
         key="train_preset",
         on_change=_apply_preset,
         **PERSIST,
-        help="cpu: learns in a minute on 2 cores. lecture: the lecture's 10.8M model, for a GPU.",
+        help=recipe.preset_help(),
     )
     with st.expander("Hyperparameters", expanded=True, icon=":material/tune:"):
         c, off = st.columns(5), what == "bigram"
@@ -201,8 +204,10 @@ def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
         st.caption(
             f"Thin: each batch's loss, smoothed. Dotted and bold: train and val loss averaged over "
             f"{view.spec.train.eval_iters} batches at each evaluation. Dashed: a bigram made by counting which "
-            "character follows which in the training text; a trained bigram can only come close to it. "
-            f"Dotted grey: ln({vocab_size}), the loss of a model that guesses every character equally."
+            "character follows which in the training text (plus one, as in makemore), scored on the validation "
+            "text: a reference, not a bound; a trained bigram can end a little above or below it. "
+            f"Dotted grey: ln({vocab_size}), the loss of a model that guesses every character equally. "
+            f"{first_losses(view, vocab_size)}"
         )
         samples(view, floor)
         if view.save_problem:
@@ -216,6 +221,14 @@ def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
             st.rerun()  # the whole page, so the buttons and the refresh timer follow
 
     panel()
+
+
+def first_losses(view: runs.RunView, vocab_size: int) -> str:
+    """Each model's measured loss at its first step, beside ln(vocab_size)."""
+    firsts = [f"{NAMES[kind]} {t.losses[0]:.2f}" for kind, t in view.models.items() if t.losses]
+    if not firsts:
+        return ""
+    return f"First step's loss: {', '.join(firsts)}, against ln({vocab_size}) = {math.log(vocab_size):.2f}."
 
 
 def samples(view: runs.RunView, floor: float) -> None:
@@ -307,3 +320,54 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
     ):
         saved_runs.delete_saved_run(path, ui.USER_DIR, registry.busy_paths(), owner=ui.viewer())
         st.rerun()
+
+
+LECTURE_STEP = """xb, yb = get_batch('train')  # a batch: B rows of T characters
+logits, loss = model(xb, yb)  # forward: how wrong it was
+optimizer.zero_grad(set_to_none=True)  # forget old gradients
+loss.backward()  # backward: every weight's gradient
+optimizer.step()  # move every weight a little"""
+
+
+def training_step() -> None:
+    """The lecture's five lines beside the library's own step function."""
+    left, right = st.columns(2)
+    with left:
+        st.markdown("The lecture's loop body, from its `gpt.py` (the comments are ours):")
+        st.code(LECTURE_STEP, language="python")
+        st.markdown(
+            "`_train_step` does the same five things: `get_batch`, the forward pass to the loss, `zero_grad`, "
+            "`backward`, `step`. Around them: the batch split between processes and micro-batches "
+            "(`grad_accum`), autocast for bf16, and clipping the gradients before the step when the recipe asks."
+        )
+    with right:
+        st.code(ui.source_of(_train_step), language="python")
+
+
+def recipe_notes(spec: plan.RunSpec) -> None:
+    """What this run's optimizer, schedule and clipping are, Muon explained, and the departures from
+    the lecture, all derived from `spec`."""
+    cfg = spec.train
+    bigram = f" The bigram, one table, trains with AdamW at {spec.bigram_lr:g} without weight decay."
+    st.markdown(
+        f"**With these settings ({spec.preset}):** {recipe.recipe_sentence(cfg)}"
+        + (bigram if "bigram" in spec.models else "")
+    )
+    if cfg.optimizer == "muon":
+        st.markdown(
+            "**Muon** keeps a running average (momentum) of each weight matrix's gradient, as SGD with "
+            "momentum does. Then, before stepping, it replaces that update with the nearest orthogonal "
+            "matrix: a few Newton–Schulz iterations push all of its singular values to about 1. A raw "
+            "gradient is dominated by a few directions; the orthogonalised update moves every direction of "
+            "the matrix by the same amount, so directions that rarely get a gradient learn too, and the loss "
+            "falls in fewer steps (docs/training.md measures it). Muon is made for 2-D matrices: the "
+            "embeddings, the LM head, biases and LayerNorms stay on AdamW."
+        )
+        ui.show_source(configure_optimizer, label="Show the code: which weights go to Muon, which to AdamW")
+    away = recipe.departures(spec.gpt, cfg)
+    st.caption(
+        "Where this departs from the lecture's `gpt.py`: " + "; ".join(away) + "."
+        if away
+        else "The model's build, optimizer, schedule, clipping and precision are the lecture's; "
+        "docs/training.md lists the small differences that remain."
+    )

@@ -139,7 +139,7 @@ def test_rungs_start_from_pytorchs_default_init_as_in_the_video():
     assert GPT(model.config.replace(init="gpt2")).transformer.wte.weight.std().item() < 0.03
     same = build_rung(RUNGS["head"], V)
     assert torch.equal(same.transformer.wte.weight, model.transformer.wte.weight)  # seeded
-    with pytest.raises(ValueError, match="init must be one of gpt2, pytorch"):
+    with pytest.raises(ValueError, match="init must be one of gpt2, lecture, pytorch"):
         model.config.replace(init="xavier")
 
 

@@ -81,6 +81,40 @@ def test_lecture_preset_is_the_10_8m_model():
     assert 10.7e6 < count_parameters(model) < 10.9e6
 
 
+def test_lecture_exact_builds_the_lectures_model():
+    """ng-video-lecture gpt.py prints 10.788929 M parameters: no bias on key/query/value, one on the
+    projections, the feed-forward, the LayerNorms and the LM head; no dropout on the embeddings."""
+    config = GPTConfig.preset("lecture-exact", vocab_size=65)
+    with torch.device("meta"):  # the sizes without drawing 10.8M random numbers
+        model = GPT(config)
+    assert count_parameters(model) == 10_788_929
+    names = dict(model.named_parameters())
+    assert "transformer.h.0.attn.c_attn.bias" not in names and "lm_head.bias" in names
+    assert {
+        "transformer.h.0.attn.c_proj.bias",
+        "transformer.h.0.mlp.c_fc.bias",
+        "transformer.ln_f.bias",
+    } < set(names)
+    assert isinstance(model.transformer.drop, torch.nn.Identity)
+
+
+def test_lecture_init_is_normal_without_gpt2_scaling():
+    config = GPTConfig.preset("tiny", n_layer=4, n_embd=64, init="lecture", bias=True)
+    model = GPT(config)
+    proj = torch.cat([b.attn.c_proj.weight.flatten() for b in model.transformer.h])
+    assert 0.018 < proj.std().item() < 0.022  # gpt2 would give 0.02 / sqrt(8) = 0.007
+    assert all(b.mlp.c_fc.bias.abs().sum() == 0 for b in model.transformer.h)
+
+
+def test_configs_saved_before_the_lecture_fields_build_what_they_built():
+    """Checkpoint metadata written before qkv_bias, lm_head_bias and embd_dropout existed."""
+    old = {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 8, "bias": True, "dropout": 0.1}
+    model = GPT(GPTConfig.from_dict(old))
+    names = dict(model.named_parameters())
+    assert "transformer.h.0.attn.c_attn.bias" in names and "lm_head.bias" not in names
+    assert model.transformer.drop.p == 0.1
+
+
 @pytest.mark.parametrize("kind", ["gpt", "bigram"])
 def test_tiny_model_overfits_one_batch(kind, tiny_cfg):
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ SECTIONS = [
     "5 · Dropout: train mode against eval mode",
 ]
 CHARTS = ["embed", "positions", "stage", "ln", "att", "heads", "stream", "hidden", "top", "lens"]
-CHARTS += ["eval", "train", "top_eval", "top_train"]
+CHARTS += ["norms", "eval", "train", "top_eval", "top_train", "att_dropout", "mlp_dropout"]
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,24 @@ def test_dropout_zeroes_a_share_in_train_mode_only(at):
     before = json.dumps(chart(at, "train")["data"])
     at.number_input(key="inside_dropout_seed").set_value(7).run()
     assert json.dumps(chart(at, "train")["data"]) != before
+
+
+def test_layer_norm_against_batch_norm_shows_rows_against_columns(at):
+    data = chart(at, "norms")["data"]  # LayerNorm's rows, its columns, then BatchNorm's
+    layer_rows, layer_columns, batch_rows, batch_columns = (decode_array(d["y"]) for d in data)
+    assert np.allclose(layer_rows, 1, atol=1e-3) and np.allclose(batch_columns, 1, atol=1e-3)
+    assert layer_columns.std() > 0.05 and batch_rows.std() > 0.05
+
+
+def test_dropout_inside_a_block_zeroes_attention_weights_and_the_feed_forward(at, model):
+    weights, dropped = (decode_array(d["y"]) for d in chart(at, "att_dropout")["data"])
+    maps = model.model.attention_maps(torch.tensor([model.tokenizer.encode(DEFAULT)]))
+    assert np.allclose(weights, maps[0, 0, 0, len(DEFAULT) - 1].numpy(), atol=1e-6)  # block 0, head 0
+    kept = dropped != 0
+    assert not kept.all() and np.allclose(dropped[kept], weights[kept] / (1 - 0.1), rtol=1e-3)
+    texts = [m.value for m in at.markdown if "of its output is 0" in m.value]
+    assert 5 < float(texts[0].split(": ")[1].split("%")[0]) < 15  # the shipped model's p = 0.1
+    assert len(chart(at, "mlp_dropout")["data"]) == 2  # the values, and the zeroed ones in black
 
 
 def test_unknown_characters_get_a_warning(at):

@@ -77,6 +77,24 @@ def test_the_plan_is_shown_before_starting():
     )
 
 
+def test_the_page_names_the_optimizer_schedule_and_clipping_of_the_selected_preset():
+    at = page()  # cpu: Muon for the blocks' matrices
+    text = " ".join(m.value for m in at.markdown)
+    assert "**With these settings (cpu):** Muon moves the blocks' weight matrices" in text
+    assert "follows a cosine" in text and "clipped to an overall norm of at most 1" in text
+    assert "**Muon** keeps a running average" in text
+    assert any("_train_step" in c.value for c in at.code)  # the library's own step, beside the lecture's
+    small = dict(n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=4)  # quick to time on a CPU
+    at = page(
+        **{f"train_{k}": v for k, v in {**plan.widget_defaults("lecture-exact"), **small}.items()},
+        train_preset="lecture-exact",
+    )
+    text = " ".join(m.value for m in at.markdown)
+    assert "**With these settings (lecture-exact):** AdamW" in text and "moves every weight" in text
+    assert "not clipped" in text and "fp32" in text and "Muon" not in text
+    assert any("optimizer, schedule, clipping and precision are the lecture's" in c.value for c in at.caption)
+
+
 def test_heads_that_do_not_divide_the_embedding_are_explained_and_block_start():
     at = page()
     at.number_input(key="train_n_embd").set_value(130).run()

@@ -188,9 +188,10 @@ def test_lecture_exact_is_the_lectures_recipe():
 
     model = GPTConfig.preset("lecture-exact")
     assert (model.n_layer, model.n_embd, model.block_size, model.dropout) == (6, 384, 256, 0.2)
-    assert model.activation == "relu" and model.bias
+    assert model.activation == "relu" and model.bias and not model.qkv_bias and model.lm_head_bias
     cfg = TrainConfig.preset("lecture-exact")
     assert (cfg.batch_size, cfg.max_steps, cfg.grad_clip, cfg.warmup_steps) == (64, 5000, 0.0, 0)
+    assert cfg.dtype == "float32"  # the lecture trains in fp32
     assert (cfg.beta1, cfg.beta2, cfg.weight_decay) == (0.9, 0.999, 0.01)  # torch.optim.AdamW's defaults
     assert all(get_lr(progress, step, cfg) == 3e-4 for progress, step in [(0, 0), (0.5, 2500), (1, 5000)])
     assert TrainConfig.preset("small") == TrainConfig()  # presets without a recipe: the defaults

@@ -1,7 +1,8 @@
 """Characters to integers and back, the train/val split, and random training batches.
 
 Follows the lecture: the vocabulary is the sorted set of characters in the text, and a batch is
-B random chunks of block_size characters with the targets shifted one place to the right.
+B random chunks of block_size characters with the targets shifted one place to the left:
+y[t] is x[t + 1], the character that follows.
 """
 
 from __future__ import annotations

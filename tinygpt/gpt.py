@@ -18,7 +18,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 ACTIVATIONS = ("gelu", "relu")
-INITS = ("gpt2", "pytorch")
+INITS = ("gpt2", "lecture", "pytorch")
 
 
 class ConfigError(ValueError):
@@ -44,6 +44,9 @@ class GPTConfig:
     n_embd: int = 384
     dropout: float = 0.2
     bias: bool = False  # biases in Linear layers and LayerNorms; nanoGPT finds them unneeded
+    qkv_bias: bool | None = None  # biases on q, k and v; None: as `bias` (the lecture's heads have none)
+    lm_head_bias: bool = False  # a bias on the LM head (the lecture's has one)
+    embd_dropout: bool = True  # dropout on the embeddings, as nanoGPT (the lecture has none there)
     use_flash: bool = True  # fast attention through F.scaled_dot_product_attention where it pays
     # The pieces of the full model, each of which can be switched off (lesson 3 climbs through them).
     pos_emb: bool = True  # learned position embeddings added to the token embeddings
@@ -54,8 +57,9 @@ class GPTConfig:
     activation: str = "gelu"  # the MLP's non-linearity: gelu (GPT-2) or relu (the lecture)
     residual: bool = True  # x + f(x) around attention and the MLP, rather than f(x)
     layer_norm: bool = True  # pre-norm LayerNorm before attention, the MLP and the LM head
-    # gpt2: weights from N(0, 0.02), residual projections scaled down (nanoGPT). pytorch: each layer's
-    # own default, as in the lecture's video, which the climb's small models without LayerNorm need.
+    # gpt2: weights from N(0, 0.02), residual projections scaled down (nanoGPT). lecture: N(0, 0.02)
+    # without the scaling (ng-video-lecture gpt.py's `_init_weights`). pytorch: each layer's own
+    # default, as in the lecture's video, which the climb's small models without LayerNorm need.
     init: str = "gpt2"
 
     def __post_init__(self):
@@ -85,11 +89,22 @@ class GPTConfig:
 PRESETS: dict[str, dict] = {
     # The lecture's final model: 10.8M parameters, made for a GPU.
     "lecture": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
-    # The same as the lecture builds it: ReLU and biases (trained with its recipe, train.RECIPES).
+    # The lecture's gpt.py exactly: ReLU, biases everywhere but q/k/v and with one on the LM head, no
+    # dropout on the embeddings, its init; 10,788,929 parameters (trained with its recipe, train.RECIPES).
     "lecture-exact": dict(
-        block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, activation="relu", bias=True
+        block_size=256,
+        n_layer=6,
+        n_head=6,
+        n_embd=384,
+        dropout=0.2,
+        activation="relu",
+        bias=True,
+        qkv_bias=False,
+        lm_head_bias=True,
+        embd_dropout=False,
+        init="lecture",
     ),
-    # Fast on a small CPU: with its recipe (train.RECIPES) val 1.88 in seconds on 2 cores.
+    # Fast on a small CPU with its recipe (train.RECIPES); docs/training.md has its measured time.
     "cpu": dict(block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0),
     # The shipped pretrained model: the best this project could train on a 2-core CPU.
     "small": dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1),
@@ -252,7 +267,8 @@ class CausalSelfAttention(nn.Module):
         self.use_flash = config.use_flash
         self.dropout = config.dropout
         self.scale = 1.0 / math.sqrt(config.head_size) if config.attn_scale else 1.0
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        qkv_bias = config.bias if config.qkv_bias is None else config.qkv_bias
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=qkv_bias)
         self.c_proj = (
             nn.Linear(config.n_embd, config.n_embd, bias=config.bias) if config.proj else nn.Identity()
         )
@@ -358,21 +374,24 @@ class GPT(nn.Module):
         if config.pos_emb:
             parts["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         parts |= dict(
-            drop=Dropout(config.dropout),
+            drop=Dropout(config.dropout) if config.embd_dropout else nn.Identity(),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias) if config.layer_norm else nn.Identity(),
         )
         self.transformer = nn.ModuleDict(parts)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        if config.init == "gpt2":  # else keep what each layer's constructor drew (PyTorch's defaults)
-            self._init_gpt2()
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=config.lm_head_bias)
+        if config.init != "pytorch":  # pytorch: keep what each layer's constructor drew
+            self._init_small()
 
     @property
     def context_size(self) -> int:
         return self.config.block_size
 
-    def _init_gpt2(self):
+    def _init_small(self):
+        """Every weight from N(0, 0.02), biases 0 (the lecture's gpt.py); gpt2 also scales c_proj down."""
         self.apply(self._init_weights)
+        if self.config.init == "lecture":  # the lecture's gpt.py stops here
+            return
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 # scaled init for residual projections, per GPT-2: keeps the stream's variance flat

@@ -1,10 +1,11 @@
 """Sampling: one token at a time, as an iterator, so text can stream onto a page.
 
-nanoGPT's `generate` (temperature, top-k, crop to block_size, under no_grad) plus a KV cache.
-Because the GPT learns absolute positions, cached keys stop being valid once the context must
-slide; so the context slides in jumps of half a block (see `window_start`), and the cached
-and uncached paths follow that same rule and pick the same tokens under the same seed. With the
-cache, each new token runs through `GPT.decoder()`, the model's forward pass for a single token.
+nanoGPT's `generate` (temperature, top-k, under no_grad) plus a KV cache. nanoGPT crops the context
+to the last block_size tokens at every step; here each cached key was computed with its position's
+embedding, so keys stop being valid once the context slides; the context therefore slides in jumps
+of half a block (see `window_start`), and the cached and uncached paths follow that same rule and
+pick the same tokens under the same seed. With the cache, each new token runs through
+`GPT.decoder()`, the model's forward pass for a single token.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ RECIPES: dict[str, dict] = {
     # The lecture's recipe, exactly: constant learning rate 3e-4, AdamW's defaults (betas 0.9 and
     # 0.999, weight decay 0.01), no warmup, no clipping, fp32; 5,000 steps of 64 x 256 characters.
     "lecture-exact": dict(
+        dtype="float32",
         batch_size=64,
         learning_rate=3e-4,
         min_lr=3e-4,
@@ -99,7 +100,6 @@ RECIPES: dict[str, dict] = {
         max_steps=5000,
         eval_interval=500,
         eval_iters=200,
-        dtype="float32",
     ),
     # The shipped model's recipe (docs/pretrained.md).
     "small": dict(

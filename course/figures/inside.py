@@ -355,7 +355,9 @@ def lens_figure(lens: Lens, labels) -> go.Figure:
     return go.Figure(heat, layout)
 
 
-def dropout_figure(x, labels, position: int, channels: int = 64) -> go.Figure:
+def dropout_figure(
+    x, labels, position: int, channels: int = 64, title: str = "x after dropout (black: zeroed)"
+) -> go.Figure:
     """The first `channels` channels of x (T, C) after dropout; the numbers dropout zeroed in black."""
     z = _np(x)[:, :channels]
     dropped = z == 0
@@ -380,7 +382,7 @@ def dropout_figure(x, labels, position: int, channels: int = 64) -> go.Figure:
             )
         )
     layout = _layout(
-        "x after dropout (black: zeroed)",
+        title,
         320,
         xaxis=dict(title=f"channel (the first {z.shape[1]})", showgrid=False),
         yaxis=dict(type="category", autorange="reversed", showgrid=False, dtick=max(1, len(labels) // 16)),
