@@ -5,8 +5,8 @@ the run panel are components in `lessons.training_ui`; the run itself is a backg
 import streamlit as st
 
 from course import plan, runs
+from lessons import recipe_ui, ui
 from lessons import training_ui as parts
-from lessons import ui
 from tinygpt.bigram import BigramLM
 from tinygpt.gpt import GPT
 from tinygpt.optim import configure_optimizer
@@ -43,8 +43,10 @@ st.subheader("Your saved runs")
 parts.runs_list(registry, run, data)
 
 st.subheader("Under the hood: one training step")
-parts.training_step()
-parts.recipe_notes(spec or plan.make_spec(("gpt",), data.tokenizer.vocab_size, st.session_state.train_preset))
+recipe_ui.training_step()
+recipe_ui.recipe_notes(
+    spec or plan.make_spec(("gpt",), data.tokenizer.vocab_size, st.session_state.train_preset)
+)
 st.markdown(
     "Every few steps the loop pauses to measure the loss on held-out text (*val*), averaged over many "
     "batches, since a single batch's loss is noisy: when train keeps falling but val does not, the model has "

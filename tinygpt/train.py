@@ -112,7 +112,9 @@ RECIPES: dict[str, dict] = {
         eval_iters=40,
     ),
     # For tests and a first look: seconds on any CPU.
-    "tiny": dict(batch_size=16, learning_rate=1e-2, warmup_steps=5, max_steps=200, eval_interval=10, eval_iters=2),
+    "tiny": dict(
+        batch_size=16, learning_rate=1e-2, warmup_steps=5, max_steps=200, eval_interval=10, eval_iters=2
+    ),
     # The bigram, a single lookup table: a large rate without weight decay brings it to its floor within
     # a few hundred steps, so it keeps pace with the GPT in a race.
     "bigram": dict(learning_rate=0.1, weight_decay=0.0),
