@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from types import SimpleNamespace
 
 import torch
@@ -32,6 +32,7 @@ BIGRAM_LR = RECIPES["bigram"]["learning_rate"]
 # how often it reports and what it samples. "cpu" is the page's race: a minute, where batch 32 beats the
 # command line's 16 (docs/training.md), evaluated every 60 steps so that its first evaluation comes
 # within seconds (bench/bench_race.py).
+_NOT_PAGE = ("block_size", "checkpoint_path")
 PAGE_BUDGETS: dict[str, dict] = {
     "cpu": dict(
         batch_size=32, max_seconds=60.0, max_steps=None, eval_interval=60, eval_iters=10, sample_tokens=150
@@ -41,7 +42,10 @@ PAGE_BUDGETS: dict[str, dict] = {
     "small": dict(max_seconds=600.0, max_steps=None, eval_interval=100, eval_iters=20, sample_tokens=200),
     "tiny": dict(sample_tokens=40),
 }
-TRAIN_DEFAULTS: dict[str, dict] = {name: RECIPES[name] | PAGE_BUDGETS[name] for name in PAGE_BUDGETS}
+TRAIN_DEFAULTS: dict[str, dict] = {  # block_size is the GPT's, checkpoint_path the run's
+    name: {k: v for k, v in asdict(TrainConfig.preset(name, **budget)).items() if k not in _NOT_PAGE}
+    for name, budget in PAGE_BUDGETS.items()
+}
 # A modest speed for each kind of device, in FLOP/s (this project's 2-core CPU does about 1.8e11 in
 # fp32): settings whose single step would take longer than MAX_STEP_SECONDS are refused before the
 # page times a real step, which would build the model and keep the server busy for minutes.
@@ -119,7 +123,7 @@ class RunSpec:
     def train_config(self, kind: str, checkpoint_path: str | None = None) -> TrainConfig:
         cfg = replace(self.train, block_size=self.block_size, checkpoint_path=checkpoint_path)
         if kind == "bigram":
-            cfg = replace(cfg, learning_rate=self.bigram_lr, weight_decay=0.0)
+            cfg = replace(cfg, **RECIPES["bigram"] | {"learning_rate": self.bigram_lr})
         return cfg
 
 

@@ -25,8 +25,8 @@ def test_a_small_step_is_timed_at_full_size(data):
 
 
 def test_a_larger_step_is_timed_on_fewer_rows(data):
-    spec = spec_of(data, batch_size=4096)
-    est = plan.time_per_step(spec, data, "cpu", budget=0.3)
+    spec = plan.make_spec(("gpt",), data.tokenizer.vocab_size, "cpu", batch_size=4096)
+    est = plan.time_per_step(spec, data, "cpu", budget=0.5)
     assert 1 <= est.timed_batch < 4096 and est.batch_size == 4096
 
 

@@ -194,4 +194,3 @@ def test_lecture_exact_is_the_lectures_recipe():
     assert cfg.dtype == "float32"  # the lecture trains in fp32
     assert (cfg.beta1, cfg.beta2, cfg.weight_decay) == (0.9, 0.999, 0.01)  # torch.optim.AdamW's defaults
     assert all(get_lr(progress, step, cfg) == 3e-4 for progress, step in [(0, 0), (0.5, 2500), (1, 5000)])
-    assert TrainConfig.preset("small") == TrainConfig()  # presets without a recipe: the defaults
