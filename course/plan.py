@@ -322,10 +322,10 @@ class StepTime:
 
 
 TIMING_STEPS = 4  # the first pays for lazy imports and allocations; the median of the rest counts
-MAX_TIMED_PARAMS = 20_000_000  # building and initialising a larger model alone takes about a second
+MAX_TIMED_PARAMS = 5_000_000  # building and initialising a larger model alone takes a good part of a second
 
 
-def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budget: float = 1.0) -> StepTime:
+def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budget: float = 0.6) -> StepTime:
     """Time real training steps (forward, backward, optimizer: `tinygpt.train.train` itself) of each
     model on `device`, within about `budget` seconds: when the full batch would take longer, time a
     smaller one and scale up linearly (an overestimate: bigger batches use the hardware better); when

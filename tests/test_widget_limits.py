@@ -8,6 +8,10 @@ by trying each option of every radio, segmented control, select box and toggle."
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 import pytest
 from conftest import app_test
 
@@ -75,13 +79,19 @@ def labels_itself(w, option: str) -> bool:
 
 
 def run(at, what: str):
-    """Rerun the page after a change; a page that does not answer within RUN_TIMEOUT has hung."""
+    """Rerun the page after a change; a page that does not answer within RUN_TIMEOUT has hung. With
+    $TINYGPT_WIDGET_TIMES set, each change's seconds go to that file (bench/bench_widgets.py)."""
+    start = time.perf_counter()
     try:
         return at.run()
     except RuntimeError as e:
         if "timed out" not in str(e):
             raise
         pytest.fail(f"{what}: the page did not answer within {RUN_TIMEOUT} s ({e})")
+    finally:
+        if os.environ.get("TINYGPT_WIDGET_TIMES"):
+            with open(os.environ["TINYGPT_WIDGET_TIMES"], "a") as f:
+                f.write(json.dumps({"change": what, "seconds": time.perf_counter() - start}) + "\n")
 
 
 def assert_no_exception(at, what: str) -> None:
