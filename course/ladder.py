@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from course.runs import Run, RunView
+from course.saved_runs import SHIPPED_DIR
 from course.worker import Training
 from tinygpt.bigram import BigramLM
 from tinygpt.checkpoint import read_metadata
@@ -32,9 +33,8 @@ from tinygpt.ladder import (
 )
 from tinygpt.models import build_model, config_for, count_parameters
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
-RESULTS = SHIPPED / "ladder.json"
-TOP_MODEL = SHIPPED / "shakespeare-gpt.safetensors"
+RESULTS = SHIPPED_DIR / "ladder.json"
+TOP_MODEL = SHIPPED_DIR / "shakespeare-gpt.safetensors"
 LECTURE_TOP_VAL, LECTURE_TOP_PARAMS = 1.48, 10_788_929  # the lecture's final gpt.py, on a GPU
 VOCAB_SIZE = 65  # Tiny Shakespeare's characters: the shipped results' vocabulary
 # The lecture's own counts at each rung: its layers carry biases (all but key, query and value), which

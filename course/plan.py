@@ -8,7 +8,6 @@ The Train page and the benchmark script call these; `tinygpt.jobs` runs what the
 from __future__ import annotations
 
 import functools
-import os
 import statistics
 from dataclasses import asdict, dataclass, fields, replace
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ from course.text import duration
 from tinygpt.bigram import BigramConfig
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
-from tinygpt.device import configure_threads, resolve_device
+from tinygpt.device import configure_threads, free_memory, resolve_device
 from tinygpt.gpt import PRESETS, ConfigError, GPTConfig, config_problems
 from tinygpt.models import build_model
 from tinygpt.train import RECIPES, StepEvent, TrainConfig, TrainingDiverged, train, train_config_problems
@@ -287,23 +286,6 @@ _COMPONENTS = {  # a substring of the parameter's name -> its component, the fir
 
 def _component(name: str) -> str:
     return next((label for part, label in _COMPONENTS.items() if part in name), "other")
-
-
-def free_memory(device: str) -> int | None:
-    """Bytes free for a new run on `device` (None when unknown)."""
-    if device.startswith("cuda"):
-        return torch.cuda.mem_get_info(torch.device(device))[0]
-    if device == "mps" and hasattr(torch.mps, "recommended_max_memory"):
-        return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        return int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        try:
-            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from tinygpt.checkpoint import SUFFIX, CheckpointError, list_checkpoints, read_metadata
 
+# The shipped models and the ladder's results; the learner's runs go to a git-ignored folder inside it.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
 # A run's status, as the run record and each checkpoint's summary say it.
 RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "running", "stopping", "finished", "stopped", "failed"
 

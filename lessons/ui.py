@@ -17,12 +17,11 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
+from course.saved_runs import SHIPPED_DIR
 from tinygpt import corpus
 from tinygpt.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
 from tinygpt.data import CharTokenizer, encode_text
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_DIR = ROOT / "checkpoints"
 # the learner's runs (git-ignored); tests point TINYGPT_RUNS_DIR at a temporary folder
 USER_DIR = Path(os.environ.get("TINYGPT_RUNS_DIR") or SHIPPED_DIR / "user")
 

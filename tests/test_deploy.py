@@ -262,3 +262,13 @@ def test_a_viewer_who_opens_another_viewers_run_link_can_watch_but_not_stop_it(r
         assert "Watching" in everything_shown(b)
     finally:
         runs.shared_registry().stop_all()
+
+
+def test_free_memory_counts_what_the_containers_limit_leaves(tmp_path):
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "memory.max").write_text(f"{2 * 2**30}\n")
+    (tmp_path / "v2" / "memory.current").write_text(f"{2**30 + 2**29}\n")  # 1.5 GiB of 2 used
+    assert device.free_memory("cpu", tmp_path / "v2") == 2**29  # less than the host's MemAvailable
+    (tmp_path / "v2" / "memory.max").write_text("max\n")
+    host = device.free_memory("cpu", tmp_path / "v2")
+    assert host and host > 2**28  # no limit: what the machine has available

@@ -153,21 +153,60 @@ def cgroup_cpu_quota(cgroup: Path = CGROUP) -> float | None:
 def available_memory_mb(cgroup: Path = CGROUP) -> int | None:
     """The memory this process may use, in MiB: the container's limit (cgroup v2's memory.max, v1's
     memory.limit_in_bytes) or, without one, the machine's; None where neither can be read."""
-    limit = None
-    for name in ("memory.max", "memory/memory.limit_in_bytes"):
+    found = [m for m in (_cgroup_memory(cgroup)[0], _machine_memory()) if m]
+    return min(found) // 2**20 if found else None
+
+
+def free_memory(device: str, cgroup: Path = CGROUP) -> int | None:
+    """Bytes free for new work on `device` now: the GPU's free memory; on the CPU the smaller of what
+    the machine has available and what the container's limit leaves (a container's /proc/meminfo
+    describes the host). None when unknown."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    if device == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    limit, used = _cgroup_memory(cgroup)
+    found = [m for m in (_machine_available(), limit - used if limit and used is not None else None) if m]
+    return min(found) if found else None
+
+
+def _cgroup_memory(cgroup: Path) -> tuple[int | None, int | None]:
+    """(limit, current use) in bytes from cgroup v2 or v1; None for what is unlimited or unreadable."""
+    for limit_file, used_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:
-            text = (cgroup / name).read_text().strip()
+            text = (cgroup / limit_file).read_text().strip()
         except OSError:
             continue
-        if text.isdigit() and int(text) < 2**60:  # v1 writes "no limit" as a huge number, v2 as "max"
-            limit = int(text)
-        break
+        limit = int(text) if text.isdigit() and int(text) < 2**60 else None  # v1: "no limit" is huge
+        try:
+            used = int((cgroup / used_file).read_text().strip())
+        except (OSError, ValueError):
+            used = None
+        return limit, used
+    return None, None
+
+
+def _machine_memory() -> int | None:
     try:
-        machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):  # Windows has no sysconf
-        machine = None
-    found = [m for m in (limit, machine) if m]
-    return min(found) // 2**20 if found else None
+        return None
+
+
+def _machine_available() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else the free pages sysconf reports."""
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
 
 
 def env_int(name: str) -> int | None:

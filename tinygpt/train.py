@@ -363,14 +363,20 @@ def _progress(step: int, elapsed: float, cfg: TrainConfig) -> float:
     return max(fractions)
 
 
-def _stop_reason(step, elapsed, cfg: TrainConfig, should_stop) -> str | None:
-    if should_stop is not None and should_stop():
-        return "stopped"
+def budget_spent(step: int, elapsed: float, cfg: TrainConfig) -> str | None:
+    """Which budget a run at `step` after `elapsed` seconds has used up ("max_steps" or
+    "max_seconds"), or None while it may go on: the one rule for when training ends."""
     if cfg.max_steps is not None and step >= cfg.max_steps:
         return "max_steps"
     if cfg.max_seconds is not None and elapsed >= cfg.max_seconds:
         return "max_seconds"
     return None
+
+
+def _stop_reason(step, elapsed, cfg: TrainConfig, should_stop) -> str | None:
+    if should_stop is not None and should_stop():
+        return "stopped"
+    return budget_spent(step, elapsed, cfg)
 
 
 def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summary, capture):
