@@ -16,23 +16,21 @@ Prints one JSON line per model.
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
+from course.generation import DECODE_THREADS
+from tinygpt import GPT, GPTConfig, SampleConfig, generate, load_checkpoint
+from tinygpt.corpus import DatasetError, load_shakespeare
+from tinygpt.data import encode_text, split_data
+from tinygpt.device import describe_device, set_threads
+from tinygpt.models import count_parameters
 
-from bench.machine import machine  # noqa: E402
-from course.generation import DECODE_THREADS  # noqa: E402
-from tinygpt import GPT, GPTConfig, SampleConfig, generate, load_checkpoint  # noqa: E402
-from tinygpt.corpus import DatasetError, load_shakespeare  # noqa: E402
-from tinygpt.data import encode_text, split_data  # noqa: E402
-from tinygpt.device import describe_device, set_threads  # noqa: E402
-from tinygpt.models import count_parameters  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SHIPPED = ROOT / "checkpoints" / "shakespeare-gpt.safetensors"
 

@@ -20,20 +20,18 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+from streamlit.runtime.scriptrunner import script_runner
+from streamlit.testing.v1 import AppTest
+
+from course import inside
+from course.generation import torch_threads
+from tinygpt import corpus, load_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from streamlit.runtime.scriptrunner import script_runner  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from course import inside  # noqa: E402
-from course.generation import torch_threads  # noqa: E402
-from tinygpt import corpus, load_checkpoint  # noqa: E402
 
 PAGE = ROOT / "lessons" / "5_inside.py"
 SHIPPED = ROOT / "checkpoints" / "shakespeare-gpt.safetensors"

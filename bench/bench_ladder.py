@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from tinygpt import CharTokenizer, encode_text, load_shakespeare, split_data
+from tinygpt.ladder import CLIMB, LadderSettings, climb
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tinygpt import CharTokenizer, encode_text, load_shakespeare, split_data  # noqa: E402
-from tinygpt.ladder import CLIMB, LadderSettings, climb  # noqa: E402
 
 
 def in_process(splits, tokenizer, steps: int, workers: int) -> dict:

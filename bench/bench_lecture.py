@@ -21,17 +21,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.machine import machine  # noqa: E402
-from tinygpt import CharTokenizer, GPTConfig, TrainConfig, build_model, encode_text, split_data  # noqa: E402
-from tinygpt.device import compiler_available, describe_device, set_threads  # noqa: E402
-from tinygpt.train import StepEvent, train  # noqa: E402
+from bench.machine import machine
+from tinygpt import CharTokenizer, GPTConfig, TrainConfig, build_model, encode_text, split_data
+from tinygpt.device import compiler_available, describe_device, set_threads
+from tinygpt.train import StepEvent, train
 
 BUILD_LINE = "model = GPTLanguageModel()"
 

@@ -25,23 +25,21 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench import serve
+from bench.machine import machine
+from course import plan, runs
+from lessons.ui import TRAINING, lesson
+from tinygpt import corpus
+from tinygpt.checkpoint import read_metadata
+from tinygpt.device import configure_threads, describe_device
 
-from bench import serve  # noqa: E402
-from bench.machine import machine  # noqa: E402
-from course import plan, runs  # noqa: E402
-from lessons.ui import TRAINING, lesson  # noqa: E402
-from tinygpt import corpus  # noqa: E402
-from tinygpt.checkpoint import read_metadata  # noqa: E402
-from tinygpt.device import configure_threads, describe_device  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REFRESH = 1.0  # the page's refresh interval (lessons/4_training.py REFRESH)
 BIGRAM_BEST = 2.45  # the reference for "the bigram's best"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -28,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.machine import machine
+from tinygpt.checkpoint import read_metadata
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.machine import machine  # noqa: E402
-from tinygpt.checkpoint import read_metadata  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
@@ -61,13 +60,12 @@ def cases(baseline_dtype: str) -> dict[str, list[str]]:
 
 
 def tinygpt(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """`python -m tinygpt ...` run from the repository root (`-m` finds the package there)."""
     return subprocess.run(
         [sys.executable, "-m", "tinygpt", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
         cwd=ROOT,
     )
 

@@ -11,25 +11,22 @@ in the same run (explicit attention, fp32: what the lecture's code does).
 import argparse
 import json
 import statistics
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tinygpt import (  # noqa: E402
+from tinygpt import (
     CharTokenizer,
     GPTConfig,
     TrainConfig,
     build_model,
     encode_text,
-    gpt,  # noqa: E402
+    gpt,
     load_shakespeare,
     split_data,
     train,
 )
-from tinygpt.device import best_device, describe_device, set_threads  # noqa: E402
-from tinygpt.train import StepEvent  # noqa: E402
+from tinygpt.device import best_device, describe_device, set_threads
+from tinygpt.train import StepEvent
 
 BATCH = {"cpu": 32, "lecture": 16, "small": 32, "tiny": 8}
 WARMUP = 3

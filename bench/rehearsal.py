@@ -40,10 +40,10 @@ from pathlib import Path
 
 import requests
 
+from lessons.ui import LESSONS
+from tinygpt.checkpoint import list_checkpoints
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from lessons.ui import LESSONS  # noqa: E402
-from tinygpt.checkpoint import list_checkpoints  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TRAINING = "lessons/4_training.py"

@@ -5,7 +5,7 @@ Every number comes from `course.attention`; the figures from `course.figures.att
 
 import streamlit as st
 
-from course import attention as ad
+from course import attention
 from course.figures import attention as figures
 from lessons import ui
 from lessons.attention_extras import attention_extras
@@ -26,15 +26,15 @@ with st.sidebar:
     T = st.slider("T (time steps)", 2, 16, 8, key="attn_T")
     C = st.slider("C (channels)", 1, 16, 8, key="attn_C")
     seed = st.slider("seed", 0, 100, 42, key="attn_seed")
-x = ad.toy_input(T, C, seed)  # (T, C)
+x = attention.toy_input(T, C, seed)  # (T, C)
 
 st.header("1 · Averaging the past, three ways")
-demo = ad.averaging_trick(x)
+demo = attention.averaging_trick(x)
 cols = st.columns(4)
 with cols[0]:
     heatmap(x, f"x: {T} steps × {C} channels", axes=CHANNELS, key="attn_fig_x")
     st.caption("Random numbers stand in for token embeddings: row *t* is one token.")
-sources = (ad.average_loop, ad.average_matmul, ad.average_softmax)
+sources = (attention.average_loop, attention.average_matmul, attention.average_softmax)
 for i, (col, version, source) in enumerate(zip(cols[1:], demo.versions, sources, strict=True), start=1):
     with col:
         heatmap(version.wei, f"{version.name}: weights", weights=True, key=f"attn_fig_v{i}_wei")
@@ -61,7 +61,7 @@ c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
 head_size = c1.slider("head size", 1, 64, 16, key="attn_head_size")
 causal = c2.toggle("causal mask (decoder)", True, key="attn_causal")
 scale = c3.toggle("scale by 1/√head_size", True, key="attn_scale")
-att = ad.self_attention(x, ad.random_head(C, head_size, seed), causal=causal, scale=scale)
+att = attention.self_attention(x, attention.random_head(C, head_size, seed), causal=causal, scale=scale)
 steps = [
     (att.scores, "q·kᵀ / √head_size" if scale else "q·kᵀ (unscaled)", "attn_fig_scores", {}),
     (att.masked, "masked: −∞ above the diagonal" if causal else "no mask", "attn_fig_masked", {}),
@@ -75,7 +75,7 @@ st.caption(
     "Switch the mask off and every token also reads the future: fine in an *encoder* block (say, for "
     "sentiment), but a language model predicting the next character would be cheating."
 )
-ui.show_source(ad.self_attention, ad.attend)
+ui.show_source(attention.self_attention, attention.attend)
 
 st.header("3 · Why divide by √head_size?")
 left, right = st.columns(2, gap="large")
@@ -87,15 +87,15 @@ with left:
     )
 with right:
     temperature = st.slider("softmax temperature", 0.05, 3.0, 1.0, 0.05, key="attn_temperature")
-    probs = ad.softmax_temperature(ad.LECTURE_SCORES, temperature)
-    ui.plot(figures.temperature_figure(ad.LECTURE_SCORES, probs, temperature), "attn_fig_temperature")
+    probs = attention.softmax_temperature(attention.LECTURE_SCORES, temperature)
+    ui.plot(figures.temperature_figure(attention.LECTURE_SCORES, probs, temperature), "attn_fig_temperature")
     st.caption(
         f"Unscaled scores of head size {head_size} are {head_size**0.5:.1f}× too big — like temperature "
         f"{head_size**-0.5:.2f}. Softmax then turns almost **one-hot**: each token listens to a single "
         "token (possibly itself), and at initialisation that slows learning. In the video the lecture's code "
         "divides by √n_embd (its `C**-0.5`, C = n_embd); the published code, and this library, by √head_size."
     )
-ui.show_source(ad.score_variance, ad.softmax_temperature)
+ui.show_source(attention.score_variance, attention.softmax_temperature)
 
 st.header("4 · Multi-head attention")
 choices = [n for n in range(1, min(C, 8) + 1) if C % n == 0]  # C = 1 or a prime above 8 splits one way
@@ -105,7 +105,7 @@ n_head = (
     if len(choices) > 1
     else 1
 )
-multi, hs = ad.multi_head_attention(x, n_head, seed, causal=causal, scale=scale), C // n_head
+multi, hs = attention.multi_head_attention(x, n_head, seed, causal=causal, scale=scale), C // n_head
 c2.markdown(
     f"Split C = {C} channels into **{n_head} head{'s' * (n_head > 1)} of size {hs}**. Each head has its own "
     "q, k and v, so each can look for something different; their outputs are concatenated back to C, then a "
@@ -135,7 +135,7 @@ with right:
         "the GPT computes every head's q, k and v in one matrix multiply (`c_attn`), which is the lecture's "
         "separate `Head` modules side by side."
     )
-    ui.show_source(ad.multi_head_attention)
+    ui.show_source(attention.multi_head_attention)
 
 attention_extras(x, seed, head_size, start=5)
 

@@ -7,8 +7,7 @@ import streamlit as st
 
 from course import ladder
 from course.figures import ladder as figures
-from lessons import transformer_ui as parts
-from lessons import ui
+from lessons import transformer_ui, ui
 from tinygpt.ladder import CLIMB, rung_config, rung_train_config
 
 PAGE = "lessons/3_transformer.py"
@@ -20,14 +19,14 @@ ui.header(
     "each, to see the validation loss step down. Every rung here is this project's own GPT with some of "
     "its pieces switched off, trained from scratch on the same batches at the lecture's small settings.",
 )
-stairs, top = parts.load_shipped()
+stairs, top = transformer_ui.load_shipped()
 if stairs is None:
     st.stop()
 
 st.subheader("The staircase")
 ui.plot(figures.staircase_figure(stairs, top), "ladder_staircase")
 st.caption(
-    f"Each rung trained from scratch: {parts.settings_note(stairs.settings)}. Bars span the "
+    f"Each rung trained from scratch: {transformer_ui.settings_note(stairs.settings)}. Bars span the "
     f"{len(stairs.seeds)} seeds. Diamonds: the lecture's numbers. Rung 7 is the shipped model. "
     f"Made with `{stairs.command}`."
 )
@@ -45,7 +44,7 @@ i = st.select_slider(  # by index: rungs 1-6 of the climb, then 7, the shipped m
     format_func=lambda i: figures.label(CLIMB[i].key) if i < len(CLIMB) else figures.TOP,
     key="ladder_rung",
 )
-parts.rung_card(i + 1, stairs, top)
+transformer_ui.rung_card(i + 1, stairs, top)
 
 st.subheader("Climb it yourself")
 st.markdown(
@@ -62,8 +61,8 @@ what = left.selectbox(
 )
 steps = mid.select_slider("Steps per rung", ladder.LIVE_STEPS, value=1000, key="ladder_steps")
 chosen = tuple(r.key for r in CLIMB) if what == "all" else (what,)
-parts.start_button(chosen, steps, "Climb", "ladder_climb", right)
-parts.live(stairs, top, descent=False)
+transformer_ui.start_button(chosen, steps, "Climb", "ladder_climb", right)
+transformer_ui.live(stairs, top, descent=False)
 
 st.subheader("And back down")
 st.markdown(
@@ -79,7 +78,7 @@ removal = st.segmented_control(
     required=True,
 )
 ui.plot(figures.descent_figure(stairs, removal), "ladder_descent")
-parts.descent_card(removal, stairs)
+transformer_ui.descent_card(removal, stairs)
 left, right = st.columns([4, 1], vertical_alignment="bottom")
 down_steps = left.select_slider(
     "Steps",
@@ -88,8 +87,8 @@ down_steps = left.select_slider(
     key="ladder_down_steps",
     help="Six blocks: about twice rung 6's time.",
 )
-parts.start_button((removal,), down_steps, "Train it", "ladder_down", right)
-parts.live(stairs, top, descent=True, chosen=removal)
+transformer_ui.start_button((removal,), down_steps, "Train it", "ladder_down", right)
+transformer_ui.live(stairs, top, descent=True, chosen=removal)
 
 st.markdown(
     "**Under the hood.** A rung is a `GPTConfig`: the ladder's shape (block 8, n_embd 32, no dropout, "

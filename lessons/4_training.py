@@ -5,8 +5,7 @@ the run panel are components in `lessons.training_ui`; the run itself is a backg
 import streamlit as st
 
 from course import plan, runs
-from lessons import recipe_ui, ui
-from lessons import training_ui as parts
+from lessons import recipe_ui, training_ui, ui
 from tinygpt.bigram import BigramLM
 from tinygpt.gpt import GPT
 from tinygpt.optim import configure_optimizer
@@ -24,23 +23,23 @@ ui.header(
 name, text = ui.current_text()
 if text is None:
     st.stop()
-data, registry = parts.training_data(name, text), runs.shared_registry()
-floor, run = parts.bigram_floor(name, text), parts.attached_run(registry)
+data, registry = training_ui.training_data(name, text), runs.shared_registry()
+floor, run = training_ui.bigram_floor(name, text), training_ui.attached_run(registry)
 
-spec, problems = parts.settings(data)
+spec, problems = training_ui.settings(data)
 st.caption(
     "The `cpu` preset is sized so that, on a 2-core laptop CPU, the Transformer passes the bigram within "
     "its minute of training. `lecture` and `lecture-exact` have the lecture's 10.8M-parameter shape "
     "(`lecture-exact` is its model and recipe exactly): they need a GPU (on a CPU they take hours to get that far)."
 )
-parts.plan_facts(spec, problems, data, busy=parts.owns_active(run))
+training_ui.plan_facts(spec, problems, data, busy=training_ui.owns_active(run))
 ui.show_source(BigramLM, GPT.forward, label="Show the code: the two models, and where the loss is computed")
-parts.start_stop(registry, run, spec, data, problems)
+training_ui.start_stop(registry, run, spec, data, problems)
 if run is not None:
-    parts.live(registry, run.id, floor, data.tokenizer.vocab_size)
+    training_ui.live(registry, run.id, floor, data.tokenizer.vocab_size)
 
 st.subheader("Your saved runs")
-parts.runs_list(registry, run, data)
+training_ui.runs_list(registry, run, data)
 
 st.subheader("Under the hood: one training step")
 recipe_ui.training_step()

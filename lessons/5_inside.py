@@ -7,8 +7,7 @@ import streamlit as st
 from course import inside, inside_views, norms
 from course.figures import block_parts
 from course.figures import inside as figures
-from lessons import inside_ui as parts
-from lessons import ui
+from lessons import inside_ui, ui
 from tinygpt import gpt
 from tinygpt.sample import next_token_probs
 
@@ -29,7 +28,7 @@ if picked.checkpoint.model_type != "gpt":
     st.stop()
 config, itos = picked.checkpoint.config, picked.checkpoint.tokenizer.itos
 prompt = st.text_area("Prompt", PROMPT, height=80, key="inside_prompt", help="Read in one forward pass.")
-tr = parts.traced(picked, prompt)
+tr = inside_ui.traced(picked, prompt)
 t, labels, T = tr.trace, tr.labels, len(tr.trace.ids)
 for note in tr.notes:
     st.warning(note, icon=":material/info:")
@@ -40,7 +39,7 @@ st.markdown(
     f"{config.n_embd} numbers, learned like every other weight. Projected on the two directions where "
     "they differ most (PCA), characters that play the same part in the text end up near each other."
 )
-em, sim = parts.embedding_figures(picked)
+em, sim = inside_ui.embedding_figures(picked)
 left, right = st.columns(2)
 with left:
     ui.plot(em, "inside_fig_embed")
@@ -60,7 +59,7 @@ st.markdown(
     "Choose a stage: the diagram marks where it sits in the model, and the heatmap shows the tensor it "
     "produced for your prompt, one row per position. Every block has the same stages."
 )
-parts.architecture(t, labels, config)
+inside_ui.architecture(t, labels, config)
 ui.show_source(gpt.GPT.forward, gpt.Block.forward)
 
 st.header("3 · One position, stage by stage")
@@ -102,11 +101,11 @@ st.caption(
 )
 
 st.subheader("Second LayerNorm and the MLP: how many hidden units fire")
-parts.mlp(L, pos, config.activation)
+inside_ui.mlp(L, pos, config.activation)
 ui.show_source(gpt.MLP.forward)
 
 st.subheader("Final LayerNorm → logits → softmax")
-parts.final_softmax(t, itos, labels, pos)
+inside_ui.final_softmax(t, itos, labels, pos)
 ui.show_source(next_token_probs)
 
 st.header("4 · The logit lens: the guess forming with depth")
@@ -124,6 +123,6 @@ st.markdown(
     "In training, dropout zeroes a random share *p* of the numbers and scales the rest by 1/(1−p), so the "
     "model cannot lean on any single unit. `model.eval()` turns it off: the same input, the same output."
 )
-parts.dropout(picked, t, labels, pos, layer, head)
+inside_ui.dropout(picked, t, labels, pos, layer, head)
 ui.show_source(gpt.dropout, gpt.Dropout, inside.dropout_twin)
 ui.next_lesson(PAGE)

@@ -3,9 +3,8 @@ step through sampling one character at a time. Computation lives in `course.gene
 
 import streamlit as st
 
-from course import generation as gen
-from lessons import generate_ui as parts
-from lessons import ui
+from course import generation
+from lessons import generate_ui, ui
 from tinygpt.gpt import GPT, KVCache
 from tinygpt.sample import generate, next_token_probs, window_start
 
@@ -20,8 +19,8 @@ ui.header(
 picked = ui.pick_checkpoint("generate_checkpoint", upload=True)
 if picked is None:
     st.stop()
-parts.model_card(picked)
-cfg = parts.sampling_settings()
+generate_ui.model_card(picked)
+cfg = generate_ui.sampling_settings()
 text = st.text_area(
     "Prompt",
     "ROMEO:\n",
@@ -29,14 +28,14 @@ text = st.text_area(
     key="generate_prompt",
     help="The model continues this text. Leave it empty to start from a newline.",
 )
-prompt = gen.read_prompt(picked.checkpoint.tokenizer, text)
-if note := gen.unknown_note(prompt, picked.checkpoint.tokenizer):
+prompt = generation.read_prompt(picked.checkpoint.tokenizer, text)
+if note := generation.unknown_note(prompt, picked.checkpoint.tokenizer):
     st.warning(note, icon=":material/translate:")
 
 generate_tab, compare_tab, step_tab = st.tabs(["Generate", "Bigram vs Transformer", "Step through"])
 with generate_tab:
     clicked = st.button("Generate", type="primary", icon=":material/play_arrow:", key="generate_go")
-    parts.continuation("generate_result", picked.checkpoint, text, cfg, picked.name, clicked)
+    generate_ui.continuation("generate_result", picked.checkpoint, text, cfg, picked.name, clicked)
 
 with compare_tab:
     st.markdown(
@@ -44,7 +43,7 @@ with compare_tab:
         "attends to everything before it within its block of context, so it can finish words, line breaks and "
         "speaker names."
     )
-    parts.compare(text, cfg)
+    generate_ui.compare(text, cfg)
 
 with step_tab:
     st.markdown(
@@ -53,7 +52,7 @@ with step_tab:
         "distribution the character is really drawn from. Move the sidebar sliders: the bars change, "
         "and sometimes the character drawn with them."
     )
-    parts.step_through(picked, prompt.ids, cfg, N_STEPS)
+    generate_ui.step_through(picked, prompt.ids, cfg, N_STEPS)
 
 st.markdown(
     "**Under the hood.** `generate` is a loop: logits for the last position → divide by the temperature "

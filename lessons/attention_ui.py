@@ -4,7 +4,7 @@ trained GPT's attention viewer."""
 import numpy as np
 import streamlit as st
 
-from course import attention as ad
+from course import attention
 from course.figures import attention as figures
 from lessons import ui
 from tinygpt.gpt import GPT, CausalSelfAttention, explicit_attention
@@ -23,8 +23,8 @@ def heatmap(z, title: str, *, key: str, **options) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def score_variance() -> ad.ScaleStats:
-    return ad.score_variance()
+def score_variance() -> attention.ScaleStats:
+    return attention.score_variance()
 
 
 def trained_attention() -> None:
@@ -37,7 +37,7 @@ def trained_attention() -> None:
     if not prompt:
         st.info("Type a prompt to see how the model reads it.", icon=":material/keyboard:")
         return
-    maps = ad.model_attention(picked.checkpoint, prompt)
+    maps = attention.model_attention(picked.checkpoint, prompt)
     n_layer, n_head, t = maps.weights.shape[:3]
     left, right = st.columns([3, 2], gap="large")
     layer = right.selectbox("layer", range(n_layer), format_func=lambda i: f"layer {i}", key="attn_layer")

@@ -8,7 +8,7 @@ from itertools import chain
 
 import streamlit as st
 
-from course import generation as gen
+from course import generation
 from course.figures import generate as figures
 from course.text import MODEL_NAMES, char_label, visible
 from lessons import ui
@@ -25,12 +25,12 @@ HELP = {
 
 def model_card(picked: ui.Picked) -> None:
     """What the checkpoint is and how it trained, from its metadata."""
-    card = gen.model_card(picked.checkpoint)
+    card = generation.model_card(picked.checkpoint)
     with st.container(border=True):
         left, right = st.columns([3, 2], vertical_alignment="center")
-        left.markdown(f"**{picked.name}** &nbsp; {gen.describe_config(card)}")
-        ui.metrics(gen.card_metrics(card), left.columns(4))
-        left.caption(gen.card_caption(card))
+        left.markdown(f"**{picked.name}** &nbsp; {generation.describe_config(card)}")
+        ui.metrics(generation.card_metrics(card), left.columns(4))
+        left.caption(generation.card_caption(card))
         if card.history:
             with right:
                 ui.plot(figures.loss_history_figure(card.history), "generate_loss_chart")
@@ -61,10 +61,10 @@ def continuation(key: str, ckpt, text: str, cfg: SampleConfig, label: str, click
     session_state[key]), otherwise the last one redrawn; with its speed and settings below."""
     box = where.container(border=True, key=key.replace("_result", "_output"))
     if clicked:
-        prompt = gen.read_prompt(ckpt.tokenizer, text)
-        stream = gen.TimedStream(ckpt.model, ckpt.tokenizer, prompt.ids, cfg)
+        prompt = generation.read_prompt(ckpt.tokenizer, text)
+        stream = generation.TimedStream(ckpt.model, ckpt.tokenizer, prompt.ids, cfg)
         with box:
-            st.write_stream(map(gen.as_markdown, chain([prompt.shown], stream)))
+            st.write_stream(map(generation.as_markdown, chain([prompt.shown], stream)))
         about = f"{label} · {describe(cfg)} · KV cache {'on' if cfg.use_cache else 'off'}"
         st.session_state[key] = dict(
             text=prompt.shown + stream.text, chars=stream.n_chars, cps=stream.chars_per_sec, about=about
@@ -74,7 +74,7 @@ def continuation(key: str, ckpt, text: str, cfg: SampleConfig, label: str, click
         return
     result = st.session_state[key]
     if not clicked:
-        box.markdown(gen.as_markdown(result["text"]))
+        box.markdown(generation.as_markdown(result["text"]))
     speed = (
         f"{result['chars']:,} characters at **{result['cps']:,.0f} characters/s** (batch 1, one CPU thread)"
     )
@@ -103,8 +103,8 @@ def compare(text: str, cfg: SampleConfig) -> None:
 
 
 @st.cache_resource(show_spinner="Stepping through sampling…", max_entries=16)
-def steps_of(_model, model_key: str, ids: tuple, cfg: SampleConfig, n_steps: int) -> list[gen.Step]:
-    return gen.step_through(_model, list(ids), cfg, n_steps)
+def steps_of(_model, model_key: str, ids: tuple, cfg: SampleConfig, n_steps: int) -> list[generation.Step]:
+    return generation.step_through(_model, list(ids), cfg, n_steps)
 
 
 def step_through(picked: ui.Picked, ids: list[int], cfg: SampleConfig, n_steps: int) -> None:
@@ -114,8 +114,8 @@ def step_through(picked: ui.Picked, ids: list[int], cfg: SampleConfig, n_steps: 
         picked.checkpoint.model, picked.key, tuple(ids), replace(cfg, max_new_tokens=n_steps), n_steps
     )
     step = steps[st.slider("Character", 1, n_steps, 1, key="generate_step") - 1]
-    rows = gen.top_candidates(step, tok, 10)
+    rows = generation.top_candidates(step, tok, 10)
     st.markdown(f"…`{visible(tok.decode(step.context[-60:]))}` → **`{char_label(tok.itos[step.token])}`**")
     ui.plot(figures.step_figure(rows, cfg.temperature, cfg.top_k or "off"), "generate_step_chart")
-    for col, (label, value, versus) in zip(st.columns(3), gen.step_summary(step, tok), strict=True):
+    for col, (label, value, versus) in zip(st.columns(3), generation.step_summary(step, tok), strict=True):
         col.metric(label, value, versus, delta_color="off", delta_arrow="off")

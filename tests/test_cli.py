@@ -1,5 +1,6 @@
 """`python -m tinygpt train | sample | eval` end to end on the tiny preset, and its errors."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -7,7 +8,8 @@ import sys
 import pytest
 
 from tinygpt.checkpoint import load_checkpoint
-from tinygpt.cli import main
+from tinygpt.cli import EXAMPLES, build_parser, main
+from tinygpt.optim import OPTIMIZERS
 
 
 def cli(*args):
@@ -129,3 +131,59 @@ def test_bad_arguments_exit_non_zero_with_one_line(
 def test_argparse_errors_exit_non_zero():
     done = cli("train", "--model", "rnn", "--out", "x")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def subcommands(parser):
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_every_flag_of_every_command_has_help():
+    parser = build_parser()
+    for name, command in {"": parser, **subcommands(parser)}.items():
+        for action in command._actions:
+            if action.option_strings and not isinstance(action, argparse._SubParsersAction):
+                assert action.help and action.help.strip(), f"{name} {action.option_strings[0]}"
+
+
+def test_help_ends_with_the_examples(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.rstrip().endswith(EXAMPLES.splitlines()[-1])
+    for name in subcommands(build_parser()):
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        out = capsys.readouterr().out.rstrip()
+        tail = out[out.rindex("Examples:") :].splitlines()
+        assert len(tail) > 1 and all(f" {name} " in f"{line} " for line in tail[1:]), out
+        assert set(tail[1:]) <= set(EXAMPLES.splitlines())
+
+
+def test_train_help_gives_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--batch-size BATCH_SIZE rows per optimizer step" in out
+    assert "(default: 32 or the recipe's)" in out and "{auto,float32,bfloat16}" in out
+
+
+def test_a_flag_with_fixed_values_lists_them(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--optimizer", "sgd"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "invalid choice: 'sgd'" in err
+    assert all(repr(name) in err for name in OPTIMIZERS)
+    for device in ("cuda:1", "cpu", "auto"):
+        assert build_parser().parse_args(["train", "--device", device]).device == device
+    with pytest.raises(SystemExit):
+        main(["train", "--device", "tpu"])
+    assert "auto, cpu, cuda, cuda:N, mps" in capsys.readouterr().err
+
+
+def test_one_way_to_turn_the_cache_off():
+    parser = build_parser()
+    assert parser.parse_args(["sample", "--checkpoint", "x", "--no-cache"]).use_cache is False
+    assert parser.parse_args(["sample", "--checkpoint", "x"]).use_cache is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sample", "--checkpoint", "x", "--use-cache"])

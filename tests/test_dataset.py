@@ -1,4 +1,4 @@
-"""The numbers and tables the dataset lesson shows (tinygpt.explore)."""
+"""The numbers and tables the dataset lesson shows (course.dataset)."""
 
 import pytest
 import torch

@@ -1,7 +1,7 @@
-"""`python -m tinygpt ...`: see tinygpt/cli.py."""
+"""`python -m tinygpt ...`, the same as the `tinygpt` command: see tinygpt/cli.py."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m tinygpt"))

@@ -1,12 +1,13 @@
-"""The command line: `python -m tinygpt train | sample | eval | ladder`, over the library's dataclasses.
+"""The command line: `tinygpt train | sample | eval | ladder` (or `python -m tinygpt ...`), over the
+library's dataclasses. Every flag's help gives its default; `--help` ends with these examples.
 
 Examples:
-  python -m tinygpt train --model gpt --preset cpu --data input.txt --max-steps 500 --out run.safetensors
-  python -m tinygpt train --resume run.safetensors --max-steps 1000
+  tinygpt train --model gpt --preset cpu --data input.txt --max-steps 500 --out run.safetensors
+  tinygpt train --resume run.safetensors --max-steps 1000
   torchrun --standalone --nproc_per_node=2 -m tinygpt train --preset lecture --out run.safetensors
-  python -m tinygpt sample --checkpoint run.safetensors --prompt "ROMEO:" --max-new-tokens 300 --seed 1
-  python -m tinygpt eval --checkpoint run.safetensors --data input.txt --json
-  python -m tinygpt ladder --json
+  tinygpt sample --checkpoint run.safetensors --prompt "ROMEO:" --max-new-tokens 300 --seed 1
+  tinygpt eval --checkpoint run.safetensors --data input.txt --json
+  tinygpt ladder --json
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 import typing
 from dataclasses import fields
@@ -28,7 +30,7 @@ from .device import available_cores, resolve_device, resolve_dtype, set_threads
 from .gpt import PRESETS
 from .ladder import RUNGS, LadderSettings, climb, default_workers, select_rungs, write_results
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
-from .optim import describe_optimizer
+from .optim import OPTIMIZERS, describe_optimizer
 from .sample import SampleConfig, encode_prompt, generate
 from .train import (
     CheckpointEvent,
@@ -44,16 +46,56 @@ from .train import (
 )
 
 GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
-SAMPLE_FLAGS = tuple(f.name for f in fields(SampleConfig))  # --use-cache / --no-use-cache, --greedy, ...
+SAMPLE_FIELDS = tuple(f.name for f in fields(SampleConfig))
+SAMPLE_FLAGS = tuple(name for name in SAMPLE_FIELDS if name != "use_cache")  # that one is --no-cache
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("checkpoint_path", "block_size"))
+DTYPES = ("auto", "float32", "bfloat16")  # what tinygpt.device.resolve_dtype accepts
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what tinygpt.device.resolve_device accepts
+EXAMPLES = __doc__[__doc__.index("Examples:") :].rstrip()
+
+# One line per flag generated from a dataclass field (the comments beside TrainConfig's and
+# SampleConfig's fields say more); a test checks that every flag has one.
+FIELD_HELP = {
+    "n_layer": "Transformer blocks",
+    "n_head": "attention heads per block (n_embd a multiple of it)",
+    "n_embd": "embedding width, the residual stream's size",
+    "block_size": "context length in tokens (for the bigram: the batches' length)",
+    "dropout": "dropout probability while training",
+    "batch_size": "rows per optimizer step, over all processes and micro-batches together",
+    "max_steps": "stop after this many steps, counted from the run's start (also when resumed)",
+    "max_seconds": "stop after this many seconds of training; the first of the two limits ends the run",
+    "learning_rate": "peak learning rate (AdamW's), reached after the warmup, then cosine decay",
+    "min_lr": "the learning rate at the end of the decay (unset: learning_rate / 10)",
+    "warmup_steps": "steps of linear warmup to the peak learning rate",
+    "weight_decay": "AdamW's weight decay, on matrices and embeddings only",
+    "beta1": "AdamW's beta1 (momentum)",
+    "beta2": "AdamW's beta2",
+    "grad_clip": "clip the gradients' norm to this (0: no clipping)",
+    "optimizer": "adamw, or muon: Muon for the blocks' matrices, AdamW for the rest",
+    "muon_lr": "Muon's peak learning rate (its schedule follows learning_rate's)",
+    "grad_accum": "micro-batches per step in each process: less memory, the same batch",
+    "eval_interval": "evaluate (and save the checkpoint) every this many steps",
+    "eval_iters": "batches per loss estimate",
+    "sample_tokens": "a text sample of this many tokens at every evaluation (0: none)",
+    "seed": "random seed",
+    "device": "where to run: auto picks CUDA, then MPS, then the CPU",
+    "dtype": "float32, or bfloat16 autocast; auto uses bf16 where it pays",
+    "compile": "torch.compile the model (falls back to eager where it cannot)",
+    "max_new_tokens": "how many tokens to generate",
+    "temperature": "divide the logits by this before sampling (above 0; lower is more conservative)",
+    "top_k": "sample only from the k most likely tokens (unset: from all)",
+    "greedy": "always take the most likely token instead of sampling",
+}
+FIELD_CHOICES = {"optimizer": OPTIMIZERS, "dtype": DTYPES}
 
 
 class CLIError(Exception):
     """A bad argument or input: printed as one line, exit status 2."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "tinygpt") -> int:
+    """Run one command (`argv`: its words, by default the command line's); returns the exit status."""
+    args = build_parser(prog).parse_args(argv)
     # torchrun's processes on one machine share its cores (nanoGPT's OMP_NUM_THREADS=1, generalised)
     set_threads(args.threads or max(1, available_cores() // distributed.local_processes()))
     try:
@@ -69,8 +111,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tinygpt", description=__doc__.splitlines()[0])
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each flag's help ends with its default (unless it is unset or the help says it), and the
+    description and examples keep their lines."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        silent = action.default in (None, argparse.SUPPRESS) or (
+            action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction)
+        )
+        if silent or "%(default)" in text or "default:" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def build_parser(prog: str = "tinygpt") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.split("\n\n")[0], epilog=EXAMPLES, formatter_class=HelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_train_parser, add_sample_parser, add_eval_parser, add_ladder_parser):
@@ -78,21 +136,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_config_flags(p, cls, names, defaults=None) -> None:
+def add_command(sub, name: str, help: str, description: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the module docstring's examples of it."""
+    examples = [line for line in EXAMPLES.splitlines()[1:] if f" {name} " in f"{line} "]
+    return sub.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(f"{help[0].upper()}{help[1:]}. {description}".strip(), 80),
+        epilog="\n".join(["Examples:", *examples]),
+        formatter_class=HelpFormatter,
+    )
+
+
+def add_config_flags(p, cls, names, defaults=None, default_note: str = "") -> None:
     """One flag per field of the dataclass `cls` (--max-new-tokens for max_new_tokens), typed from
-    its annotation; a bool field gets --x / --no-x. Defaults come from the instance `defaults`."""
+    its annotation, with its line of FIELD_HELP; a bool field gets --x / --no-x. Defaults come from
+    the instance `defaults`; without one, `default_note` tells where they come from."""
     hints = typing.get_type_hints(cls)
     for name in names:
         flag, default = f"--{name.replace('_', '-')}", getattr(defaults, name, None)
+        text = FIELD_HELP.get(name, "")
+        if defaults is None and default_note:
+            value = getattr(cls(), name)
+            text += f" (default: {default_note.format('unset' if value is None else value)})"
         if hints[name] is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif name == "device":
+            p.add_argument(
+                flag, type=_device, default=default, metavar="{" + ",".join(DEVICES) + "}", help=text
+            )
         else:
-            p.add_argument(flag, type=_flag_type(hints[name]), default=default)
+            kind = _flag_type(hints[name])
+            p.add_argument(flag, type=kind, default=default, choices=FIELD_CHOICES.get(name), help=text)
+
+
+def _device(name: str) -> str:
+    """argparse's check of --device: one of DEVICES (cuda:N with a number)."""
+    kind, _, index = name.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
+        raise argparse.ArgumentTypeError(f"invalid device {name!r} (choose from {', '.join(DEVICES)})")
+    return name
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a bigram or GPT on a text and save a checkpoint")
-    p.add_argument("--model", choices=MODEL_TYPES, default=None, help="default: gpt")
+    p = add_command(
+        sub,
+        "train",
+        "train a bigram or GPT on a text and save a checkpoint",
+        "The preset sets the model's size and its training recipe, which changes some of the defaults "
+        "below (docs/training.md); each flag given changes one setting. With --resume, the saved "
+        "run's settings are the defaults.",
+    )
+    p.add_argument("--model", choices=MODEL_TYPES, default=None, help="which model (default: gpt)")
     p.add_argument(
         "--preset",
         choices=tuple(PRESETS),
@@ -104,38 +199,43 @@ def add_train_parser(sub) -> None:
     p.add_argument("--resume", help="continue the run saved in this checkpoint, with its settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     for name in GPT_FLAGS:
-        p.add_argument(f"--{name.replace('_', '-')}", type=float if name == "dropout" else int)
-    add_config_flags(p, TrainConfig, TRAIN_FLAGS)
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float if name == "dropout" else int,
+            help=f"{FIELD_HELP[name]} (default: the preset's)",
+        )
+    add_config_flags(p, TrainConfig, TRAIN_FLAGS, default_note="{} or the recipe's")
     p.set_defaults(func=cmd_train)
 
 
 def add_sample_parser(sub) -> None:
-    p = sub.add_parser("sample", help="generate text from a checkpoint")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--prompt", default="")
+    p = add_command(sub, "sample", "generate text from a checkpoint")
+    p.add_argument("--checkpoint", required=True, help="a .safetensors file that train saved")
+    p.add_argument("--prompt", default="", help="the text to continue (default: none)")
     add_config_flags(p, SampleConfig, SAMPLE_FLAGS, SampleConfig())
     p.add_argument(
-        "--no-cache", dest="use_cache", action="store_false", help="recompute the whole window per token"
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="no KV cache: recompute the whole window for every token (slower, the same text)",
     )
     p.set_defaults(func=cmd_sample)
 
 
 def add_eval_parser(sub) -> None:
-    p = sub.add_parser("eval", help="validation loss of a checkpoint on a text's last 10%%")
-    p.add_argument("--checkpoint", required=True)
+    p = add_command(sub, "eval", "validation loss of a checkpoint on a text's last 10%%")
+    p.add_argument("--checkpoint", required=True, help="a .safetensors file that train saved")
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
-    p.add_argument("--eval-iters", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--eval-iters", type=int, default=200, help="batches to average")
+    p.add_argument("--batch-size", type=int, default=64, help="rows per batch")
+    p.add_argument("--seed", type=int, default=1337, help="random seed of the batches")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
 
 
 def add_ladder_parser(sub) -> None:
     d = LadderSettings()
-    p = sub.add_parser(
-        "ladder", help="train the lecture's ladder, bigram to Transformer, one piece at a time"
-    )
+    p = add_command(sub, "ladder", "train the lecture's ladder, bigram to Transformer, one piece at a time")
     p.add_argument(
         "--rungs",
         nargs="+",
@@ -144,10 +244,10 @@ def add_ladder_parser(sub) -> None:
         help=f"climb, descent, all or {', '.join(RUNGS)}",
     )
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
-    p.add_argument("--max-steps", type=int, default=d.max_steps)
+    p.add_argument("--max-steps", type=int, default=d.max_steps, help="steps per rung")
     p.add_argument("--seed", type=int, nargs="+", default=[d.seed], help="one climb per seed")
     p.add_argument("--eval-interval", type=int, default=None, help="steps (default: once, at the end)")
-    p.add_argument("--eval-iters", type=int, default=d.eval_iters)
+    p.add_argument("--eval-iters", type=int, default=d.eval_iters, help="batches per loss estimate")
     p.add_argument("--sample-tokens", type=int, default=0, help="a text sample of this length per rung")
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per idle core)")
     p.add_argument("--json", action="store_true", help="print one JSON object per rung")
@@ -274,7 +374,7 @@ def cmd_sample(args) -> int:
     if missing:
         print(f"note: replaced characters not in the vocabulary: {''.join(missing)!r}", file=sys.stderr)
     ids = encode_prompt(tok, args.prompt)
-    cfg = SampleConfig(**{name: getattr(args, name) for name in SAMPLE_FLAGS})
+    cfg = SampleConfig(**{name: getattr(args, name) for name in SAMPLE_FIELDS})
     sys.stdout.write(args.prompt)
     for s in generate(ckpt.model, ids, cfg):
         sys.stdout.write(tok.itos[s.token])

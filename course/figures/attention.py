@@ -1,6 +1,6 @@
 """Plotly figures for the attention lesson (lessons/2_attention.py): matrices as heatmaps, the
 "why scale" variance curve and the softmax-temperature bars. Figures only, no Streamlit calls;
-every number drawn comes from `tinygpt.attention_demo`.
+every number drawn comes from `course.attention`.
 
 Each figure is built with one `go.Figure(data=..., layout=...)` call: plotly validates every later
 `update_layout` again, and the page draws about twenty figures per rerun.
