@@ -40,6 +40,7 @@ from .train import (
     StepEvent,
     TrainConfig,
     TrainingDiverged,
+    budget_spent,
     estimate_loss,
     resume_config,
     train,
@@ -323,9 +324,7 @@ def _resumed_run(args, text: str, train_args: dict):
         raise CLIError(f"{args.resume} was trained on another text: give the same --data to resume it")
     cfg = resume_config(state, **train_args, checkpoint_path=args.out or args.resume)
     step, elapsed = state.info["step"], state.info["elapsed"]
-    if (cfg.max_steps is not None and step >= cfg.max_steps) or (
-        cfg.max_seconds is not None and elapsed >= cfg.max_seconds
-    ):
+    if budget_spent(step, elapsed, cfg):
         raise CLIError(
             f"{args.resume} already trained {step} steps in {elapsed:.0f}s, its whole budget: "
             "give a larger --max-steps or --max-seconds to train on"
