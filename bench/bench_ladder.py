@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from course.rungs import CLIMB, LadderSettings, climb
 from tinygpt import CharTokenizer, encode_text, load_shakespeare, split_data
-from tinygpt.ladder import CLIMB, LadderSettings, climb
 
 ROOT = Path(__file__).resolve().parent.parent
 

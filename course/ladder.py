@@ -13,14 +13,7 @@ from pathlib import Path
 
 import torch
 
-from course.runs import Run, RunView
-from course.saved_runs import SHIPPED_DIR
-from course.worker import Training
-from tinygpt.bigram import BigramLM
-from tinygpt.checkpoint import read_metadata
-from tinygpt.device import training_threads
-from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig, explicit_attention
-from tinygpt.ladder import (
+from course.rungs import (
     CLIMB,
     DESCENT,
     RUNGS,
@@ -31,6 +24,13 @@ from tinygpt.ladder import (
     rung_params,
     rung_train_config,
 )
+from course.runs import Run, RunView
+from course.saved_runs import SHIPPED_DIR
+from course.worker import Training
+from tinygpt.bigram import BigramLM
+from tinygpt.checkpoint import read_metadata
+from tinygpt.device import training_threads
+from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig, explicit_attention
 from tinygpt.models import build_model, config_for, count_parameters
 
 RESULTS = SHIPPED_DIR / "ladder.json"

@@ -7,8 +7,8 @@ import streamlit as st
 
 from course import ladder
 from course.figures import ladder as figures
+from course.rungs import CLIMB, rung_config, rung_train_config
 from lessons import transformer_ui, ui
-from tinygpt.ladder import CLIMB, rung_config, rung_train_config
 
 PAGE = "lessons/3_transformer.py"
 

@@ -7,10 +7,10 @@ import streamlit as st
 from course import ladder, runs
 from course.figures import ladder as figures
 from course.plan import TrainingData
+from course.rungs import CLIMB, RUNGS, LadderSettings, rung_config
 from course.text import duration
 from lessons import ui
 from tinygpt.checkpoint import CheckpointError
-from tinygpt.ladder import CLIMB, RUNGS, LadderSettings, rung_config
 from tinygpt.sample import SampleConfig, generate_text
 
 RUN, REFRESH = "ladder_run_id", 1.0

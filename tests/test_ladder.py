@@ -12,14 +12,11 @@ import torch.nn as nn
 from conftest import ROOT
 
 from course import ladder as course_ladder
+from course import rungs as ladder_module
 from course import runs, saved_runs
 from course.figures import ladder as figures
 from course.plan import TrainingData
-from tinygpt import ladder as ladder_module
-from tinygpt.bigram import BigramLM
-from tinygpt.cli import main
-from tinygpt.gpt import GPT
-from tinygpt.ladder import (
+from course.rungs import (
     CLIMB,
     DESCENT,
     RUNGS,
@@ -34,6 +31,9 @@ from tinygpt.ladder import (
     select_rungs,
     write_results,
 )
+from tinygpt.bigram import BigramLM
+from tinygpt.cli import main
+from tinygpt.gpt import GPT
 from tinygpt.models import count_parameters
 
 V, C, T = 65, 32, 8

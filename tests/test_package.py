@@ -5,6 +5,8 @@ packages, nothing edits the import path to find them, and .ci/run runs the READM
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -65,3 +67,12 @@ def test_ci_runs_the_readmes_test_command_in_its_own_folder():
     ci = (ROOT / ".ci" / "run").read_text()
     assert command.replace(".venv", ".venv-ci") in ci.splitlines()
     assert "rm -rf .venv\n" not in ci and "apt-get install" in ci
+
+
+def test_the_library_imports_nothing_of_the_course():
+    """tinygpt/ lifts out alone: importing every module of it loads no course module (only building
+    the command line adds the course's `ladder` command, when the course is there)."""
+    modules = [f"tinygpt.{p.stem}" for p in (ROOT / "tinygpt").glob("*.py") if p.stem != "__main__"]
+    code = f"import sys; import {', '.join(modules)}; print([m for m in sys.modules if m.split('.')[0] in ('course', 'lessons', 'streamlit')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"

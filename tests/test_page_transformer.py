@@ -159,7 +159,7 @@ def test_a_damaged_results_file_is_explained(monkeypatch, tmp_path):
 
 def test_the_training_lesson_lists_a_climb_but_leaves_drawing_it_to_this_lesson(text):
     from course.plan import TrainingData
-    from tinygpt.ladder import LadderSettings
+    from course.rungs import LadderSettings
 
     data = TrainingData.from_text(text, "Tiny Shakespeare")
     spec = ladder.LadderSpec(("head",), LadderSettings(max_steps=10**6, eval_iters=1), 65)

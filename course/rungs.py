@@ -1,4 +1,4 @@
-"""The lecture's ladder: from the bigram to a Transformer one piece at a time.
+"""The lecture's ladder, the course's experiment: from the bigram to a Transformer one piece at a time.
 
 Every rung is a config of this library's own models (`BigramLM`, or `GPT` with some of its
 switches off), trained by `train()` at the lecture's small settings: batch 32, block 8, n_embd 32,
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from .data import CharTokenizer, Splits
-from .device import available_cores
-from .files import atomic_path
-from .models import build_model, config_for, count_parameters
-from .train import DoneEvent, EvalEvent, SampleEvent, TrainConfig, train
+from tinygpt.data import CharTokenizer, Splits
+from tinygpt.device import available_cores
+from tinygpt.files import atomic_path
+from tinygpt.models import build_model, config_for, count_parameters
+from tinygpt.train import DoneEvent, EvalEvent, SampleEvent, TrainConfig, train
 
 ATTENTION_ONLY = dict(proj=False, mlp=False, residual=False, layer_norm=False)
 BLOCKS = dict(n_layer=3, n_head=4, activation="relu")  # the lecture's FeedForward uses ReLU
