@@ -48,9 +48,9 @@ SHARED_DATA = [ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"]
 
 def race(data: plan.TrainingData, seconds: float, folder: str) -> dict:
     spec = plan.make_spec(plan.RACE, data.tokenizer.vocab_size, "cpu", max_seconds=seconds)
-    job = runs.RunRegistry().start(spec, data, folder)
-    job.wait()
-    view = job.view()
+    run = runs.RunRegistry().start(spec, data, folder)
+    run.wait()
+    view = run.view()
     gpt, bigram = view.models["gpt"].evals, view.models["bigram"].evals
     bigram_best = min(e["val_loss"] for e in bigram)
     within = [e for e in gpt if e["elapsed"] <= seconds]
@@ -76,13 +76,13 @@ def race(data: plan.TrainingData, seconds: float, folder: str) -> dict:
     }
 
 
-def page_work(job: runs.Run, floor: float) -> int:
+def page_work(run: runs.Run, floor: float) -> int:
     """What one redraw of the live fragment costs the server: the page's own figure, serialised as
     st.plotly_chart does, then the gc.collect() Streamlit runs after every script run unless
     .streamlit/config.toml sets runner.postScriptGC = false. Returns the JSON size."""
     from course.figures.training import loss_figure
 
-    size = len(loss_figure(job.view(), floor).to_json())
+    size = len(loss_figure(run.view(), floor).to_json())
     if POST_SCRIPT_GC:
         gc.collect(2)
     return size
@@ -99,19 +99,19 @@ POST_SCRIPT_GC = _post_script_gc()
 
 def tokens_per_sec(data: plan.TrainingData, seconds: float, folder: str, polled: bool) -> float:
     spec = plan.make_spec(plan.RACE, data.tokenizer.vocab_size, "cpu", max_seconds=seconds)
-    job = runs.RunRegistry().start(spec, data, folder)
+    run = runs.RunRegistry().start(spec, data, folder)
     floor, done = plan.bigram_floor(data), threading.Event()
 
     def reader():
         while not done.wait(REFRESH):
-            page_work(job, floor)
+            page_work(run, floor)
 
     thread = threading.Thread(target=reader, daemon=True)
     if polled:
         thread.start()
-    job.wait()
+    run.wait()
     done.set()
-    view = job.view()
+    view = run.view()
     return view.step * spec.train.batch_size * spec.block_size / view.elapsed
 
 
@@ -235,7 +235,7 @@ def _browser_run(p, url, runs: Path, seconds: float, keep_open: bool, nice: bool
         browser.close()
     summary, seen = None, dict(cpu0)
     while summary is None:
-        seen |= _thread_cpu(server_pid)  # the job's thread exits at the end: keep its last reading
+        seen |= _thread_cpu(server_pid)  # the run's thread exits at the end: keep its last reading
         if nice:
             _renice_browser(server_pid)  # chromium sets its renderers' priority itself: keep lowering it
         page.wait_for_timeout(500) if keep_open else time.sleep(0.5)  # the wait lets playwright count frames

@@ -2,7 +2,8 @@
 whether the settings can work on this text and device, how much memory a step needs, how long a
 step takes (timed on this device with the real training loop), and the bigram's loss floor.
 
-The Train page and the benchmark script call these; `tinygpt.jobs` runs what they plan.
+The Train page and the benchmark script call these; `course.runs` runs what they plan, each run in a
+worker process (`course.worker`).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What one job trains: `models` (one of RACE, or both), the GPT's shape and the shared
+    """What one run trains: `models` (one of RACE, or both), the GPT's shape and the shared
     training settings. In a race both models see the same batches: same block size, batch size and seed."""
 
     models: tuple[str, ...]

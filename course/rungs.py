@@ -75,22 +75,25 @@ DESCENT = (
 RUNGS = {r.key: r for r in CLIMB + DESCENT}
 
 
+_LADDER = TrainConfig.preset("ladder")  # the lecture's loop for the small models (tinygpt.train.RECIPES)
+
+
 @dataclass(frozen=True)
 class LadderSettings:
-    """The lecture's settings for the small models. The bigram trains at `bigram_lr`, the rate of
-    the lecture's bigram.py (at 1e-3 its table, which starts at N(0, 1), is still far from its floor
-    after 5,000 steps). Evaluations cost time: by default only at the end of each rung."""
+    """What a climb may change of the recipes "ladder" and "ladder-bigram" (tinygpt.train.RECIPES; the
+    defaults come from there), and the models' width. Evaluations cost time: by default only at the
+    end of each rung."""
 
-    max_steps: int = 5000
-    batch_size: int = 32
-    block_size: int = 8
+    max_steps: int = _LADDER.max_steps
+    batch_size: int = _LADDER.batch_size
+    block_size: int = _LADDER.block_size
     n_embd: int = 32
-    learning_rate: float = 1e-3
-    bigram_lr: float = 1e-2
+    learning_rate: float = _LADDER.learning_rate
+    bigram_lr: float = TrainConfig.preset("ladder-bigram").learning_rate
     eval_interval: int | None = None  # None: evaluate once, after the last step
-    eval_iters: int = 200
+    eval_iters: int = _LADDER.eval_iters
     sample_tokens: int = 0  # > 0: a sample of this length from each trained rung
-    seed: int = 1337
+    seed: int = _LADDER.seed
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "block_size", "n_embd", "eval_iters"):
@@ -121,27 +124,19 @@ def rung_params(rung: Rung, vocab_size: int, settings: LadderSettings = LadderSe
 
 
 def rung_train_config(rung: Rung, settings: LadderSettings = LadderSettings()) -> TrainConfig:
-    """torch.optim.AdamW's defaults (weight decay 0.01, betas 0.9/0.999) at a constant rate, no
-    warmup, no clipping, in fp32 on the CPU: the lecture's loop. Models this small are bound by the
-    cost of each PyTorch call, which a GPU does not lower, so the ladder stays on the CPU."""
+    """The recipe "ladder" ("ladder-bigram" for the bigram) with the climb's settings."""
     lr = settings.bigram_lr if rung.model_type == "bigram" else settings.learning_rate
-    return TrainConfig(
+    return TrainConfig.preset(
+        "ladder-bigram" if rung.model_type == "bigram" else "ladder",
         batch_size=settings.batch_size,
         block_size=settings.block_size,
         max_steps=settings.max_steps,
         learning_rate=lr,
         min_lr=lr,
-        warmup_steps=0,
-        weight_decay=0.01,
-        beta1=0.9,
-        beta2=0.999,
-        grad_clip=0.0,
         eval_interval=settings.eval_interval or settings.max_steps,
         eval_iters=settings.eval_iters,
         sample_tokens=settings.sample_tokens,
         seed=settings.seed,
-        device="cpu",
-        dtype="float32",
     )
 
 
@@ -212,19 +207,22 @@ def climb(
     order. With workers > 1 the rungs train in that many processes of one thread each, the biggest
     first: these models are too small for threads inside one step to help, while processes run
     side by side."""
-    jobs = [(rung, replace(settings, seed=seed)) for seed in seeds or [settings.seed] for rung in rungs]
-    if workers <= 1 or len(jobs) <= 1:
-        for rung, job_settings in jobs:
-            yield train_rung(rung, splits, tokenizer, job_settings)
+    trainings = [(rung, replace(settings, seed=seed)) for seed in seeds or [settings.seed] for rung in rungs]
+    if workers <= 1 or len(trainings) <= 1:
+        for rung, rung_settings in trainings:
+            yield train_rung(rung, splits, tokenizer, rung_settings)
         return
-    order = sorted(range(len(jobs)), key=lambda i: -rung_params(jobs[i][0], tokenizer.vocab_size, settings))
+    order = sorted(
+        range(len(trainings)), key=lambda i: -rung_params(trainings[i][0], tokenizer.vocab_size, settings)
+    )
     context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started threads
-    pool = context.Pool(min(workers, len(jobs)), initializer=_start_worker)
+    pool = context.Pool(min(workers, len(trainings)), initializer=_start_worker)
     try:
         pending = {
-            i: pool.apply_async(train_rung, (jobs[i][0], splits, tokenizer, jobs[i][1])) for i in order
+            i: pool.apply_async(train_rung, (trainings[i][0], splits, tokenizer, trainings[i][1]))
+            for i in order
         }
-        for i in range(len(jobs)):
+        for i in range(len(trainings)):
             yield pending[i].get()
         pool.close()
     finally:
@@ -237,12 +235,12 @@ def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the workers
 
 
-def default_workers(n_jobs: int) -> int:
+def default_workers(n_trainings: int) -> int:
     """One process per idle core (the cores less the last minute's load average), at least one and
-    at most one per job. Extra processes pay only where cores would otherwise sit idle: on a busy
+    at most one per rung to train. Extra processes pay only where cores would otherwise sit idle: on a busy
     machine they slow every rung down more than they share out (docs/ladder.md)."""
     idle = available_cores() - os.getloadavg()[0]
-    return max(1, min(n_jobs, round(idle)))
+    return max(1, min(n_trainings, round(idle)))
 
 
 def select_rungs(names: Iterable[str]) -> list[Rung]:

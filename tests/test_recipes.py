@@ -51,7 +51,7 @@ def as_docs_row(cfg: TrainConfig) -> dict:
 
 
 def test_every_preset_and_the_bigram_have_a_recipe():
-    assert set(RECIPES) == set(PRESETS) | {"bigram"}
+    assert set(RECIPES) == set(PRESETS) | {"bigram", "ladder", "ladder-bigram"}
     with pytest.raises(ValueError, match="unknown recipe"):
         TrainConfig.preset("nope")
 
@@ -83,3 +83,10 @@ def test_the_bigram_trains_at_its_recipes_rate_on_the_page_and_the_command_line(
     _, cli = _new_run(args, CharTokenizer.from_text("abc"), {})
     assert page.learning_rate == cli.learning_rate == RECIPES["bigram"]["learning_rate"]
     assert page.weight_decay == cli.weight_decay == 0.0
+
+
+def test_the_ladder_trains_the_ladders_rows():
+    from course.rungs import RUNGS, rung_train_config
+
+    assert rung_train_config(RUNGS["heads"]) == TrainConfig.preset("ladder", eval_interval=5000)
+    assert rung_train_config(RUNGS["bigram"]) == TrainConfig.preset("ladder-bigram", eval_interval=5000)

@@ -118,7 +118,28 @@ RECIPES: dict[str, dict] = {
     # The bigram, a single lookup table: a large rate without weight decay brings it to its floor within
     # a few hundred steps, so it keeps pace with the GPT in a race.
     "bigram": dict(learning_rate=0.1, weight_decay=0.0),
+    # The lecture's loop for its small models (course/rungs.py, the ladder): torch.optim.AdamW's defaults
+    # at a constant 1e-3, no warmup, no clipping, batch 32 of 8 characters, 5,000 steps, fp32 on the CPU
+    # (models this small are bound by the cost of each PyTorch call, which a GPU does not lower).
+    "ladder": dict(
+        batch_size=32,
+        block_size=8,
+        max_steps=5000,
+        learning_rate=1e-3,
+        min_lr=1e-3,
+        warmup_steps=0,
+        weight_decay=0.01,
+        beta2=0.999,
+        grad_clip=0.0,
+        eval_iters=200,
+        device="cpu",
+        dtype="float32",
+    ),
+    # The ladder's bigram at the rate of the lecture's bigram.py (at 1e-3 its table, which starts at
+    # N(0, 1), is still far from its floor after 5,000 steps).
+    "ladder-bigram": dict(learning_rate=1e-2, min_lr=1e-2),
 }
+RECIPES["ladder-bigram"] = RECIPES["ladder"] | RECIPES["ladder-bigram"]  # the ladder's row, its own rate
 
 
 def train_config_problems(cfg: TrainConfig) -> list[str]:

@@ -23,7 +23,7 @@ INK = "#334155"
 
 
 def parameter_frame(spec: RunSpec) -> pd.DataFrame:
-    """Parameters by component, for each model of the job (the models are built, not trained)."""
+    """Parameters by component, for each model of the run (the models are built, not trained)."""
     models = {k: build_model(k, spec.model_config(k)) for k in spec.models}
     return pd.DataFrame([{"model": NAMES[k], **row} for k, m in models.items() for row in parameter_table(m)])
 
