@@ -161,28 +161,19 @@ class FineTuned:
 def fine_tune(
     ckpt: Checkpoint, text: str, steps: int, progress: Callable[[float], None] | None = None
 ) -> FineTuned:
-    """Train a copy of `ckpt`'s model `steps` more steps on `text`, at the lecture's constant learning
-    rate (3e-4, no warmup, no weight decay), batch 8 of up to 64 characters. The same `train()` as
-    pre-training: fine-tuning is more training, on far less (and more carefully chosen) data."""
+    """Train a copy of `ckpt`'s model `steps` more steps on `text` with the recipe "fine-tune"
+    (tinygpt.train.RECIPES: the lecture's constant 3e-4, no warmup, no weight decay, batch 8 of up to 64
+    characters). The same `train()` as pre-training: fine-tuning is more training, on far less (and more
+    carefully chosen) data. It trains here, in the page's own run, not in a run's worker process: the
+    viewer waits for it behind a progress bar (about 10 s for 30 steps), and the tuned copy is needed in
+    this process at once, to answer the viewer's question, and nowhere else (it is never saved)."""
     tok = ckpt.tokenizer
     ids = tok.encode(text, unknown="replace")
     if len(ids) < 2:
         raise ValueError("write at least two characters to fine-tune on")
     data = torch.tensor(ids)
     block = min(64, len(ids) - 1, getattr(ckpt.config, "block_size", 64))
-    cfg = TrainConfig(
-        batch_size=8,
-        block_size=block,
-        max_steps=steps,
-        learning_rate=3e-4,
-        min_lr=3e-4,
-        warmup_steps=0,
-        weight_decay=0.0,
-        eval_interval=steps,
-        eval_iters=1,
-        device="cpu",
-        dtype="float32",
-    )
+    cfg = TrainConfig.preset("fine-tune", block_size=block, max_steps=steps, eval_interval=steps)
     model, losses = copy.deepcopy(ckpt.model), []
     for event in train(model, Splits(data, data), cfg):  # no held-out text: we want it to learn these
         if isinstance(event, StepEvent):

@@ -313,7 +313,9 @@ def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budge
     model on `device`, within about `budget` seconds: when the full batch would take longer, time a
     smaller one and scale up linearly (an overestimate: bigger batches use the hardware better); when
     even one row would, estimate from the step's FLOPs at the rate this device trains a small model
-    (`training_rate`), so that no setting keeps the page busy for long."""
+    (`training_rate`), so that no setting keeps the page busy for long. The steps run in the page's own
+    thread, not in a run's worker: the page shows the answer in the same rerun, on the threads a run
+    will use (`configure_threads`)."""
     configure_threads()  # the same threads a run will use
     device = resolve_device(device)
     B, T = spec.train.batch_size, spec.block_size

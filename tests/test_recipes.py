@@ -51,7 +51,7 @@ def as_docs_row(cfg: TrainConfig) -> dict:
 
 
 def test_every_preset_and_the_bigram_have_a_recipe():
-    assert set(RECIPES) == set(PRESETS) | {"bigram", "ladder", "ladder-bigram"}
+    assert set(RECIPES) == set(PRESETS) | {"bigram", "ladder", "ladder-bigram", "fine-tune"}
     with pytest.raises(ValueError, match="unknown recipe"):
         TrainConfig.preset("nope")
 

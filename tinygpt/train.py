@@ -138,6 +138,19 @@ RECIPES: dict[str, dict] = {
     # The ladder's bigram at the rate of the lecture's bigram.py (at 1e-3 its table, which starts at
     # N(0, 1), is still far from its floor after 5,000 steps).
     "ladder-bigram": dict(learning_rate=1e-2, min_lr=1e-2),
+    # A short fine-tune of a trained model on a few examples (lesson 7): the lecture's constant rate, no
+    # weight decay, small batches, on the CPU in fp32.
+    "fine-tune": dict(
+        batch_size=8,
+        learning_rate=3e-4,
+        min_lr=3e-4,
+        warmup_steps=0,
+        weight_decay=0.0,
+        max_steps=30,
+        eval_iters=1,
+        device="cpu",
+        dtype="float32",
+    ),
 }
 RECIPES["ladder-bigram"] = RECIPES["ladder"] | RECIPES["ladder-bigram"]  # the ladder's row, its own rate
 
