@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from lessons.ui import LESSONS
-from tinygpt.device import configure_threads
+from tinygpt.device import use_threads
 
 st.set_page_config(
     page_title="TinyGPT", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide"
@@ -24,6 +24,6 @@ pages = [
 # Every run of a page computes on one torch thread: its tensors are small (8x8 demos, one prompt
 # through the GPT), and two OpenMP threads on a busy server wait for each other at every op.
 # Measured on 2 cores with a browser drawing: lesson 2's rerun 0.61 s -> 0.13 s (median of 15).
-# A page that times training steps sets its own thread to the training threads (configure_threads()).
-configure_threads(1)
+# A page that times training steps sets its own thread to the training threads (use_threads()).
+use_threads(1)
 st.navigation(pages).run()

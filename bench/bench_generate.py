@@ -27,7 +27,7 @@ from course.generation import DECODE_THREADS
 from tinygpt import GPT, GPTConfig, SampleConfig, generate, load_checkpoint
 from tinygpt.corpus import DatasetError, load_shakespeare
 from tinygpt.data import encode_text, split_data
-from tinygpt.device import describe_device, set_threads
+from tinygpt.device import describe_device, use_threads
 from tinygpt.models import count_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=DECODE_THREADS, help="default: as the app decodes")
     args = parser.parse_args()
-    set_threads(args.threads)
+    use_threads(args.threads)
     if SHIPPED.exists():
         shipped = load_checkpoint(SHIPPED).model
         print(json.dumps(measure(SHIPPED.name, shipped, args.new_tokens, args.repeats)), flush=True)

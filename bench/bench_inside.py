@@ -28,7 +28,6 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from course import inside
-from course.generation import torch_threads
 from tinygpt import corpus, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +100,7 @@ def passes(texts: list[str]) -> dict:
         ids = tok.encode(text)
         with torch.no_grad():
             plain.append(timed(lambda ids=ids: model(torch.tensor([ids]))))
-            with torch_threads(inside.TRACE_THREADS):
+            with use_threads(inside.TRACE_THREADS):
                 one.append(timed(lambda ids=ids: model(torch.tensor([ids]))))
         traced.append(timed(lambda text=text: inside.trace_prompt(model, tok, text)))
         train.append(timed(lambda ids=ids: inside.trace_seeded(twin, tuple(ids), 0)))

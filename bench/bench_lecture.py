@@ -28,7 +28,7 @@ import torch
 
 from bench.machine import machine
 from tinygpt import CharTokenizer, GPTConfig, TrainConfig, build_model, encode_text, split_data
-from tinygpt.device import compiler_available, describe_device, set_threads
+from tinygpt.device import compiler_available, describe_device, use_threads
 from tinygpt.train import StepEvent, train
 
 BUILD_LINE = "model = GPTLanguageModel()"
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="add a torch.compile variant")
     args = parser.parse_args()
-    threads = set_threads(args.threads)
+    threads = use_threads(args.threads).n
     path = Path(args.lecture).resolve()
     lecture, tokens, shape = lecture_step(path)
     text = (path.parent / "input.txt").read_text(encoding="utf-8")

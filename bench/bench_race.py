@@ -37,7 +37,7 @@ from course import plan, runs
 from lessons.ui import TRAINING, lesson
 from tinygpt import corpus
 from tinygpt.checkpoint import read_metadata
-from tinygpt.device import configure_threads, describe_device
+from tinygpt.device import describe_device, use_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -244,7 +244,7 @@ def _browser_run(p, url, runs: Path, seconds: float, keep_open: bool, nice: bool
     cpu1 = seen | _thread_cpu(server_pid)
     if keep_open:
         browser.close()
-    training = sum(sorted((cpu1[t] - cpu0.get(t, 0.0) for t in cpu1), reverse=True)[: configure_threads()])
+    training = sum(sorted((cpu1[t] - cpu0.get(t, 0.0) for t in cpu1), reverse=True)[: use_threads().n])
     serving = (total1 - total0 - training) / wall  # the server's other threads, including exited ones
     tc = summary["train_config"]
     tps = summary["steps"] * tc["batch_size"] * tc["block_size"] / summary["elapsed_seconds"]
@@ -317,7 +317,7 @@ def main() -> None:
         os.environ["TINYGPT_DATA"] = args.data  # the browser run's server reads the same file
     text = corpus.load_shakespeare(args.data, progress=None)
     data = plan.TrainingData.from_text(text, "Tiny Shakespeare")
-    threads = configure_threads()
+    threads = use_threads().n
     out = {
         "machine": machine(),
         "device": describe_device(),

@@ -25,7 +25,7 @@ from tinygpt import (
     split_data,
     train,
 )
-from tinygpt.device import best_device, describe_device, set_threads
+from tinygpt.device import best_device, describe_device, use_threads
 from tinygpt.train import StepEvent
 
 BATCH = {"cpu": 32, "lecture": 16, "small": 32, "tiny": 8}
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
-    set_threads(args.threads)
+    use_threads(args.threads)
     text = load_shakespeare(args.data)
     tok = CharTokenizer.from_text(text)
     splits = split_data(encode_text(text, tok))

@@ -6,7 +6,6 @@ temperature and top-k leave to sample from). Sampling itself is `tinygpt.sample`
 
 from __future__ import annotations
 
-import contextlib
 import math
 import queue
 import string
@@ -22,7 +21,7 @@ from course.priority import GENERATION_NICENESS, give_way_to_pages
 from course.text import char_label, compact, duration
 from tinygpt.checkpoint import Checkpoint
 from tinygpt.data import CharTokenizer
-from tinygpt.device import configure_threads
+from tinygpt.device import use_threads
 from tinygpt.models import count_parameters
 from tinygpt.sample import SampleConfig, encode_prompt, generate, next_token_probs
 
@@ -183,20 +182,6 @@ def unknown_note(prompt: Prompt, tokenizer: CharTokenizer) -> str | None:
 DECODE_THREADS = 1
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with `n` intra-op threads (None: leave as is), then restore the previous count.
-    With PyTorch's OpenMP backend the count belongs to the calling thread, so other threads (a
-    training run in the background) keep theirs."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class TimedStream:
     """Iterate over this for the continuation in chunks (one per `chunk_seconds`), e.g. to hand a
     page's `st.write_stream`. Afterwards `text`, `n_chars`, `seconds` and `chars_per_sec` say what
@@ -245,7 +230,7 @@ class TimedStream:
     def _sample(self, chars: queue.SimpleQueue, stop: threading.Event) -> None:
         """The worker: each sampled character into `chars`, then _END (or the exception raised)."""
         give_way_to_pages(GENERATION_NICENESS)
-        configure_threads(DECODE_THREADS)  # this thread's own count
+        use_threads(DECODE_THREADS)  # this thread's own count
         try:
             tokens = generate(self.model, self.ids, self.cfg)
             while not stop.is_set():
@@ -292,7 +277,7 @@ def step_through(model, ids: Sequence[int], cfg: SampleConfig, n_steps: int) -> 
     under the same seed), each with the model's plain distribution recomputed at that point."""
     plain = SampleConfig(max_new_tokens=1, seed=0, use_cache=cfg.use_cache)
     tokens, steps = list(ids), []
-    with torch_threads(DECODE_THREADS):
+    with use_threads(DECODE_THREADS):
         for s in generate(model, ids, replace(cfg, max_new_tokens=n_steps), with_probs=True):
             probs = next(generate(model, tokens, plain, with_probs=True)).probs
             steps.append(Step(tuple(tokens), s.token, probs, s.probs))

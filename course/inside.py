@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course.generation import read_prompt, torch_threads
+from course.generation import read_prompt
 from course.text import char_label
 from tinygpt.gpt import GPT, attention_scores, dropout
 
@@ -166,7 +166,7 @@ def trace(model: GPT, idx: torch.Tensor) -> Trace:
     """Run `model(idx)` for one sequence idx (1, T) and keep every stage (see `Trace`)."""
     if idx.dim() != 2 or idx.size(0) != 1:
         raise ValueError(f"trace one sequence at a time: idx must be (1, T), got {tuple(idx.shape)}")
-    with torch_threads(TRACE_THREADS):
+    with use_threads(TRACE_THREADS):
         seen = _run(model, idx)
         layers = tuple(_layer(model, seen, i) for i in range(len(model.transformer.h)))
         streams = [seen["x0"]] + [layer.resid_out for layer in layers]

@@ -20,7 +20,7 @@ from course.text import duration
 from tinygpt.bigram import BigramConfig
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
-from tinygpt.device import configure_threads, free_memory, resolve_device
+from tinygpt.device import free_memory, resolve_device, use_threads
 from tinygpt.gpt import PRESETS, ConfigError, GPTConfig, config_problems
 from tinygpt.models import build_model
 from tinygpt.train import RECIPES, StepEvent, TrainConfig, TrainingDiverged, train, train_config_problems
@@ -316,7 +316,7 @@ def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budge
     (`training_rate`), so that no setting keeps the page busy for long. The steps run in the page's own
     thread, not in a run's worker: the page shows the answer in the same rerun, on the threads a run
     will use (`configure_threads`)."""
-    configure_threads()  # the same threads a run will use
+    use_threads()  # the same threads a run will use
     device = resolve_device(device)
     B, T = spec.train.batch_size, spec.block_size
     total, smallest = 0.0, B

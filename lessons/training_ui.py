@@ -12,7 +12,7 @@ from course.figures.training import loss_figure, parameter_frame
 from course.text import MODEL_NAMES as NAMES
 from course.text import duration
 from lessons import ui
-from tinygpt.device import best_device, configure_threads, describe_device
+from tinygpt.device import best_device, describe_device, use_threads
 from tinygpt.gpt import PRESETS
 
 REFRESH = 1.0  # seconds between redraws of a running run (bench/bench_race.py measures its cost)
@@ -123,7 +123,7 @@ def settings(data: plan.TrainingData) -> tuple[plan.RunSpec | None, list[str]]:
 def plan_facts(spec: plan.RunSpec | None, problems: list[str], data: plan.TrainingData, busy: bool) -> None:
     """Before starting: the parameters by component, the device, memory and time per step."""
     left, right = st.columns([3, 2])
-    configure_threads()  # the threads a run will use, so the description and the timing match it
+    use_threads()  # the threads a run will use, so the description and the timing match it
     facts = [
         f"**Device:** {describe_device(best_device())}",
         f"**Text:** {data.summary['dataset']}, {data.summary['dataset_chars']:,} characters, "

@@ -254,10 +254,10 @@ def test_perplexity_counts_the_effective_choices():
 def test_decoding_uses_one_thread_and_restores_the_count(ckpt):
     before = torch.get_num_threads()
     seen = []
-    with generation.torch_threads(1):
+    with use_threads(1):
         seen.append(torch.get_num_threads())
     assert seen == [1] and torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), generation.torch_threads(1):
+    with pytest.raises(RuntimeError), use_threads(1):
         raise RuntimeError("restored even when the block fails")
     assert torch.get_num_threads() == before
     list(generation.TimedStream(ckpt.model, ckpt.tokenizer, [1], SampleConfig(20, seed=0)))
@@ -273,7 +273,7 @@ def test_the_thread_count_of_other_threads_is_left_alone():
     inside, ready, done = [], threading.Event(), threading.Event()
 
     def decoder():
-        with generation.torch_threads(1):
+        with use_threads(1):
             ready.set()
             done.wait(5)
 

@@ -14,7 +14,6 @@ from conftest import decode_array
 
 from course import inside, inside_views
 from course.figures import inside as figures
-from course.generation import torch_threads
 from tinygpt import GPT, CharTokenizer, GPTConfig, load_checkpoint
 from tinygpt.gpt import mask_future
 from tinygpt.sample import next_token_probs
@@ -92,7 +91,7 @@ def check_stages(model: GPT, t: inside.Trace) -> None:
     for bit: recomputed on as many threads as the trace used (a matrix product split another way
     may round differently)."""
     tr = model.transformer
-    with torch.no_grad(), torch_threads(inside.TRACE_THREADS):
+    with torch.no_grad(), use_threads(inside.TRACE_THREADS):
         x = t.tok_emb + (t.pos_emb if t.pos_emb is not None else 0)
         assert torch.allclose(t.x0, x)  # eval mode: dropout is the identity
         assert torch.equal(t.layers[0].resid_in, t.x0)

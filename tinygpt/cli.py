@@ -25,7 +25,7 @@ from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, load_train_state
 from .corpus import DatasetError, load_shakespeare, sha256_hex
 from .data import CharTokenizer, TokenizerError, encode_text, split_data
-from .device import available_cores, resolve_device, resolve_dtype, set_threads
+from .device import available_cores, resolve_device, resolve_dtype
 from .gpt import PRESETS
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
 from .optim import OPTIMIZERS, describe_optimizer

@@ -109,13 +109,6 @@ def to_device(t: torch.Tensor, device: str) -> torch.Tensor:
     return t.to(device)
 
 
-def set_threads(n: int | None = None) -> int:
-    """Use n torch threads (default: $TINYGPT_THREADS or every available core); returns the number set."""
-    n = n or env_int("TINYGPT_THREADS") or available_cores()
-    torch.set_num_threads(n)
-    return n
-
-
 CGROUP = Path("/sys/fs/cgroup")
 
 
@@ -235,15 +228,24 @@ def training_threads(cores: int | None = None, runs: int = 1) -> int:
     return env_int("TINYGPT_THREADS") or max(1, training_cores(cores) // max(1, runs))
 
 
-def configure_threads(n: int | None = None) -> int:
-    """Give the calling thread `n` torch intra-op threads (default: `training_threads()`); returns n.
-    With PyTorch's OpenMP backend the count belongs to the calling thread, but a thread's first
-    torch call resets it to the process-wide default: `get_num_threads()` makes that first call
-    before the count is set, so a run started while another changes threads still gets its own."""
-    n = n or training_threads()
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
+class use_threads:  # noqa: N801 - used as a function: use_threads(2), or `with use_threads(1):`
+    """Give the calling thread `n` torch intra-op threads (default: `training_threads()`); `.n` is the
+    count set. As a context manager it restores the thread's previous count when the block ends.
+    With PyTorch's OpenMP backend the count belongs to the calling thread (a training run in another
+    thread keeps its own), but a thread's first torch call resets it to the process-wide default:
+    `get_num_threads()` makes that first call before the count is set."""
+
+    def __init__(self, n: int | None = None):
+        self.before = torch.get_num_threads()
+        self.n = n or training_threads()
+        if self.before != self.n:
+            torch.set_num_threads(self.n)
+
+    def __enter__(self) -> int:
+        return self.n
+
+    def __exit__(self, *exc) -> None:
+        torch.set_num_threads(self.before)
 
 
 def configure_device(device: str) -> None:
