@@ -16,15 +16,15 @@ import multiprocessing
 import os
 import sys
 import threading
+import types
 from collections.abc import Iterator
 
 from course import worker
 
 LAUNCHERS = ("forkserver", "spawn", "inprocess")
 PLATFORM_LAUNCHER = "forkserver" if sys.platform == "linux" else "spawn"  # forkserver needs fork
-# What every worker needs before its first step; "__main__" too, or each fork would run the
-# server's main script again (for `streamlit run`, Streamlit's command line).
-PRELOAD = ["__main__", "torch", "torch._dynamo", "torch.optim", "course.worker", "course.ladder"]
+PRELOAD = ["torch", "torch._dynamo", "torch.optim", "course.worker", "course.ladder"]  # all a worker needs
+_main_lock = threading.Lock()
 
 
 def configured_launcher() -> str:
@@ -54,8 +54,25 @@ def _warm(launcher: str) -> None:
 
     if launcher == "forkserver":
         process = _context(launcher).Process(target=int, daemon=True)  # a fork that does nothing
-        process.start()  # returns once the forkserver has imported PRELOAD
+        with _no_main_module():
+            process.start()  # returns once the forkserver has imported PRELOAD
         process.join()
+
+
+@contextlib.contextmanager
+def _no_main_module():
+    """Hide this process's __main__ from multiprocessing while a worker starts, or the worker would
+    run it again first to "restore" it: Streamlit runs each page as __main__ (and leaves the last one
+    there), so a worker would run a lesson page. A worker needs no main module: its target is
+    course.worker.serve."""
+    with _main_lock:
+        main, hidden = sys.modules["__main__"], types.ModuleType("__main__")
+        sys.modules["__main__"] = hidden
+        try:
+            yield
+        finally:
+            if sys.modules["__main__"] is hidden:  # else a page run began meanwhile: its module stays
+                sys.modules["__main__"] = main
 
 
 class Worker:
@@ -76,7 +93,8 @@ class Worker:
             self.process = _context(launcher).Process(
                 target=worker.serve, args=(inbox, outbox), name="tinygpt-worker", daemon=True
             )
-            self.process.start()
+            with _no_main_module():
+                self.process.start()
             inbox.close()  # the worker's ends are the worker's now: it alone may hold them open
             outbox.close()
         self.tell((training, threads))

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -283,6 +284,19 @@ def test_a_killed_worker_fails_its_run_with_the_likely_cause_and_the_server_goes
     assert view.models["bigram"].steps and registry.running() == []  # the curve so far stays
     again = registry.start(tiny_spec(data, ("bigram",), max_steps=5), data, runs_dir)
     assert again.wait(60) and again.status == runs.FINISHED
+
+
+@pytest.mark.real_worker
+def test_a_worker_does_not_run_the_page_that_started_it(registry, data, runs_dir, tmp_path, monkeypatch):
+    """Streamlit runs each page as __main__ and leaves it there; multiprocessing would run __main__
+    again in a new worker, so a run started from a page would first run that page."""
+    page, ran = tmp_path / "page.py", tmp_path / "the page ran"
+    page.write_text(f"open({str(ran)!r}, 'w').close()\n")
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    sys.modules["__main__"].__file__ = str(page)
+    run = registry.start(tiny_spec(data, ("bigram",), max_steps=5), data, runs_dir)
+    assert run.wait(60) and run.status == runs.FINISHED, run.view().error
+    assert not ran.exists() and run.worker_pid not in (None, os.getpid())
 
 
 def process_is_gone(pid: int) -> bool:
