@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -62,6 +63,15 @@ os.environ.setdefault("TINYGPT_THREADS", "2")
 # Runs train in a thread of the test process (course.launch's "inprocess": the same pickled messages
 # over real pipes, without a process per run); tests marked real_worker train in a real worker.
 os.environ.setdefault("TINYGPT_RUN_LAUNCHER", "inprocess")
+
+
+@pytest.fixture(autouse=True)
+def _main_module_back():
+    """AppTest, like Streamlit, leaves the last page it ran as __main__; a spawned process (the
+    ladder's pool) would run that page again first. Each test starts with pytest's own."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)
