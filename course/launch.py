@@ -16,15 +16,15 @@ import multiprocessing
 import os
 import sys
 import threading
-import types
 from collections.abc import Iterator
+from multiprocessing import spawn
 
 from course import worker
 
 LAUNCHERS = ("forkserver", "spawn", "inprocess")
 PLATFORM_LAUNCHER = "forkserver" if sys.platform == "linux" else "spawn"  # forkserver needs fork
 PRELOAD = ["torch", "torch._dynamo", "torch.optim", "course.worker", "course.ladder"]  # all a worker needs
-_main_lock = threading.Lock()
+WORKER = "tinygpt-worker"  # the name of every process started here
 
 
 def configured_launcher() -> str:
@@ -53,26 +53,25 @@ def _warm(launcher: str) -> None:
     import torch._dynamo  # noqa: F401
 
     if launcher == "forkserver":
-        process = _context(launcher).Process(target=int, daemon=True)  # a fork that does nothing
-        with _no_main_module():
-            process.start()  # returns once the forkserver has imported PRELOAD
+        process = _context(launcher).Process(target=int, name=WORKER, daemon=True)  # a fork that does nothing
+        process.start()  # returns once the forkserver has imported PRELOAD
         process.join()
 
 
-@contextlib.contextmanager
-def _no_main_module():
-    """Hide this process's __main__ from multiprocessing while a worker starts, or the worker would
-    run it again first to "restore" it: Streamlit runs each page as __main__ (and leaves the last one
-    there), so a worker would run a lesson page. A worker needs no main module: its target is
-    course.worker.serve."""
-    with _main_lock:
-        main, hidden = sys.modules["__main__"], types.ModuleType("__main__")
-        sys.modules["__main__"] = hidden
-        try:
-            yield
-        finally:
-            if sys.modules["__main__"] is hidden:  # else a page run began meanwhile: its module stays
-                sys.modules["__main__"] = main
+def _preparation_data(name: str) -> dict:
+    """What multiprocessing tells a new process to set up first, less the main module for a worker,
+    which would otherwise run __main__ again to "restore" it: Streamlit runs each page as __main__
+    (and leaves the last one there), so a worker would first run a lesson page. A worker needs no
+    main module: its target is course.worker.serve. Other processes get multiprocessing's own."""
+    data = _multiprocessing_preparation_data(name)
+    if name.startswith(WORKER):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+_multiprocessing_preparation_data = spawn.get_preparation_data
+spawn.get_preparation_data = _preparation_data  # popen_forkserver and popen_spawn call it by this name
 
 
 class Worker:
@@ -91,10 +90,9 @@ class Worker:
             self._thread.start()
         else:
             self.process = _context(launcher).Process(
-                target=worker.serve, args=(inbox, outbox), name="tinygpt-worker", daemon=True
+                target=worker.serve, args=(inbox, outbox), name=WORKER, daemon=True
             )
-            with _no_main_module():
-                self.process.start()
+            self.process.start()
             inbox.close()  # the worker's ends are the worker's now: it alone may hold them open
             outbox.close()
         self.tell((training, threads))
