@@ -29,6 +29,7 @@ from streamlit.testing.v1 import AppTest
 
 from course import inside
 from tinygpt import corpus, load_checkpoint
+from tinygpt.device import use_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from course.generation import read_prompt
 from course.text import char_label
+from tinygpt.device import use_threads
 from tinygpt.gpt import GPT, attention_scores, dropout
 
 # One prompt is at most block_size rows: too little work to share between threads, and a second

@@ -315,7 +315,7 @@ def time_per_step(spec: RunSpec, data: TrainingData, device: str = "auto", budge
     even one row would, estimate from the step's FLOPs at the rate this device trains a small model
     (`training_rate`), so that no setting keeps the page busy for long. The steps run in the page's own
     thread, not in a run's worker: the page shows the answer in the same rerun, on the threads a run
-    will use (`configure_threads`)."""
+    will use (`use_threads`)."""
     use_threads()  # the same threads a run will use
     device = resolve_device(device)
     B, T = spec.train.batch_size, spec.block_size

@@ -1,7 +1,8 @@
 """Training runs in the background while a web page watches them.
 
 A Run trains in a process of its own (course/worker.py: the pages never wait for training's
-hold on the GIL, and a crashed run cannot take the server down) and a daemon thread of the server
+hold on the GIL, and a crashed run cannot take the server down), forked from a warm forkserver on
+Linux so it starts at once (course/launch.py), and a daemon thread of the server
 collects what it reports into a thread-safe record. A race advances the bigram's and the GPT's
 generators one step each in turn (same batches, same seed, same wall clock), so neither model gets
 more time than the other; a run whose class sets `in_turn` (the ladder's, course/ladder.py) trains
@@ -22,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from course.launch import Worker, configured_launcher, warm_up
 from course.plan import RunSpec, TrainingData, count_parameters_of
 from course.saved_runs import (
     FAILED,
@@ -34,7 +36,7 @@ from course.saved_runs import (
     interrupted_runs,
     owner_tag,
 )
-from course.worker import ContinuedTraining, Training, Worker, crash_message, failure_message
+from course.worker import ContinuedTraining, Training, crash_message, failure_message
 from tinygpt.checkpoint import SUFFIX, read_metadata
 from tinygpt.device import available_memory_mb, env_int, training_cores, training_threads
 from tinygpt.train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent
@@ -181,6 +183,7 @@ class Run:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._worker: Worker | None = None
+        self.launcher = configured_launcher()  # read here, in the thread that starts the run
         self._threads_told = self._threads_now = 0
         self._status, self._error, self._ended = RUNNING, None, None
         self._start = time.perf_counter()
@@ -216,7 +219,7 @@ class Run:
 
     @property
     def worker_pid(self) -> int | None:
-        """The process id of the run's worker (None before it started)."""
+        """The process id of the run's worker (None before it started, or when it trains in a thread here)."""
         return self._worker.pid if self._worker else None
 
     def checkpoints(self) -> list[Path]:
@@ -254,7 +257,7 @@ class Run:
     def _train_in_worker(self) -> tuple[str, str | None]:
         """Start the worker, record what it reports until it ends; the run's outcome and error."""
         self._threads_told = self._threads()
-        self._worker = Worker(self._training(), self._threads_told)
+        self._worker = Worker(self._training(), self._threads_told, self.launcher)
         if self._stop.is_set():  # stopped while the worker was starting
             self._worker.tell(("stop",))
         end, ready = None, False
@@ -354,6 +357,7 @@ class RunRegistry:
         self.keep = keep
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
+        warm_up()  # in the background: the first Start then finds torch imported
 
     def start(self, spec: RunSpec, data: TrainingData, folder, name=None, owner=None, run_class=Run) -> Run:
         """Start a `run_class` (Run, or a subclass such as the ladder's) that saves into `folder`,

@@ -1,4 +1,4 @@
-"""A training run in a process of its own (`python -m course.worker`), started by course.runs.
+"""A training run in a process of its own, started by course.runs through course.launch.
 
 Why a process: the server is one Python process for every viewer, and Python runs one thread's
 bytecode at a time (the GIL). A run that trains in a thread of the server takes the GIL back
@@ -6,7 +6,7 @@ hundreds of times a step, so the pages' reruns queue behind it. In a process of 
 lower priority (course.priority), a run takes only the CPU that the pages leave; and a crash or an
 out-of-memory kill ends the run, not the server.
 
-The server and its worker exchange pickles over the worker's stdin and stdout:
+The server and its worker exchange pickles over two one-way pipes (multiprocessing Connections):
 
 - server to worker: `(Training, threads)` first; then `("threads", n)` when the run's share of
   the cores changes, and `("stop",)` when its owner stops it;
@@ -25,16 +25,11 @@ with safetensors (`tinygpt.checkpoint`), as everywhere else.
 from __future__ import annotations
 
 import contextlib
-import os
-import pickle
 import signal
-import subprocess
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 
@@ -42,12 +37,9 @@ from course.plan import RunSpec, TrainingData
 from course.priority import RUN_NICENESS, give_way_to_pages
 from course.saved_runs import FAILED, FINISHED, RUNNING, STOPPED
 from tinygpt.checkpoint import load_checkpoint
-from tinygpt.device import configure_threads
+from tinygpt.device import use_threads
 from tinygpt.models import build_model
 from tinygpt.train import DoneEvent, EvalEvent, StepEvent, TrainingDiverged, train
-
-ROOT = Path(__file__).resolve().parent.parent  # where `course` and `tinygpt` can be imported from
-
 
 # ---- in the worker: what it trains ------------------------------------------------------------
 
@@ -105,7 +97,7 @@ class Training:
 
     def _new_round(self) -> None:
         self._latched = self._stop.is_set()
-        threads = configure_threads(self._threads())  # another run may have started or ended
+        threads = use_threads(self._threads()).n  # another run may have started or ended
         if threads != self._threads_now:
             self._threads_now = threads
             self._emit("threads", threads)
@@ -219,12 +211,18 @@ class ServerGone(Exception):
     """The server's end of the pipes closed: nobody is left to report to."""
 
 
-def main() -> None:
-    inbox, outbox = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print (a library's warning) goes to the log, not into the pickles
-    sys.stdout = sys.stderr
-    training, threads = pickle.load(inbox)
-    give_way_to_pages(RUN_NICENESS)  # before torch starts its threads, which inherit it
+def serve(inbox, outbox) -> None:
+    """The worker's main: read the Training from `inbox`, train it, report on `outbox` (both
+    multiprocessing Connections, so every message is pickled) and close `outbox` at the end."""
+    try:
+        _serve(inbox, outbox)
+    finally:
+        outbox.close()  # the server reads an end of file: nothing more comes
+
+
+def _serve(inbox, outbox) -> None:
+    training, threads = inbox.recv()
+    give_way_to_pages(RUN_NICENESS)  # in the worker itself, before torch starts its threads, which inherit it
     stop, gone, wanted = threading.Event(), threading.Event(), [threads]
     threading.Thread(target=_listen, args=(inbox, stop, gone, wanted), daemon=True).start()
 
@@ -232,9 +230,8 @@ def main() -> None:
         if gone.is_set():
             raise ServerGone
         try:
-            pickle.dump(message, outbox)
-            outbox.flush()
-        except (BrokenPipeError, ValueError):
+            outbox.send(message)
+        except (OSError, ValueError):  # a broken pipe: the server closed its end or died
             raise ServerGone from None
 
     try:
@@ -245,78 +242,20 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - any failure must reach the page as a sentence
         traceback.print_exc()
         status, error = FAILED, failure_message(e)
-    try:
+    with contextlib.suppress(ServerGone):
         emit("end", status, error)
-    except ServerGone:
-        pass
 
 
 def _listen(inbox, stop: threading.Event, gone: threading.Event, wanted: list[int]) -> None:
-    """The server's messages, until its end of the pipe closes."""
+    """The server's messages, until its end of the pipe closes (it stopped the run or died)."""
     while True:
         try:
-            message = pickle.load(inbox)
+            message = inbox.recv()
         except Exception:  # noqa: BLE001 - EOF or a torn pickle: the server is gone
             gone.set()
+            inbox.close()
             return
         if message[0] == "stop":
             stop.set()
         elif message[0] == "threads":
             wanted[0] = message[1]
-
-
-# ---- in the server: the handle on a worker ----------------------------------------------------
-
-
-class Worker:
-    """A worker process that trains `training` on `threads` torch threads; read what it reports
-    with `messages()`, send it ("stop",) or ("threads", n) with `tell()`."""
-
-    def __init__(self, training: Training, threads: int):
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "course.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
-        self._lock = threading.Lock()  # tell() is called from the run's thread and the pages'
-        self.tell((training, threads))
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def tell(self, message) -> None:
-        with self._lock:
-            try:
-                pickle.dump(message, self.process.stdin)
-                self.process.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # it has ended; messages() ends too and close() says how
-
-    def messages(self) -> Iterator[tuple]:
-        while True:
-            try:
-                yield pickle.load(self.process.stdout)
-            except (EOFError, pickle.UnpicklingError):  # it ended, perhaps mid-message
-                return
-
-    def close(self, timeout: float = 30) -> int:
-        """Close its pipes (a worker still training ends at its next event) and wait for it; its exit status."""
-        with self._lock:
-            for pipe in (self.process.stdin, self.process.stdout):
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-
-if __name__ == "__main__":
-    main()
-    sys.stderr.flush()
-    os._exit(0)  # not a normal exit: the listener thread may still be reading stdin, and an
-    # interpreter that finalizes under it aborts ("could not acquire lock for <stdin>")

@@ -2,7 +2,8 @@
 tiny configs and checkpoints, AppTest helpers, and a `streamlit run` server for browser tests.
 
 Environment set here, before any test imports the app: TINYGPT_DATA (no test downloads anything),
-TINYGPT_CACHE and TINYGPT_RUNS_DIR (temporary folders, so tests never touch the user's files).
+TINYGPT_CACHE and TINYGPT_RUNS_DIR (temporary folders, so tests never touch the user's files),
+TINYGPT_RUN_LAUNCHER (runs train in a thread here, but in tests marked real_worker).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -58,6 +60,24 @@ os.environ["TINYGPT_DATA"] = str(DATA_PATH)
 os.environ["TINYGPT_CACHE"] = str(_TMP / "cache")
 os.environ["TINYGPT_RUNS_DIR"] = str(_TMP / "runs")
 os.environ.setdefault("TINYGPT_THREADS", "2")
+# Runs train in a thread of the test process (course.launch's "inprocess": the same pickled messages
+# over real pipes, without a process per run); tests marked real_worker train in a real worker.
+os.environ.setdefault("TINYGPT_RUN_LAUNCHER", "inprocess")
+
+
+@pytest.fixture(autouse=True)
+def _main_module_back():
+    """AppTest, like Streamlit, leaves the last page it ran as __main__; a spawned process (the
+    ladder's pool) would run that page again first. Each test starts with pytest's own."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
+def _real_worker_when_marked(request, monkeypatch):
+    if request.node.get_closest_marker("real_worker") and os.environ["TINYGPT_RUN_LAUNCHER"] == "inprocess":
+        monkeypatch.delenv("TINYGPT_RUN_LAUNCHER")  # this platform's launcher, here and in subprocesses
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -148,7 +168,8 @@ def decode_array(value):
 def streamlit_server():
     """Base URL of `streamlit run app.py` started headless on a free loopback port (its log in the
     temporary folder)."""
-    with open(_TMP / "streamlit.log", "w") as log, serve.streamlit_server(log) as (url, _):
+    env = {k: v for k, v in os.environ.items() if (k, v) != ("TINYGPT_RUN_LAUNCHER", "inprocess")}
+    with open(_TMP / "streamlit.log", "w") as log, serve.streamlit_server(log, env) as (url, _):
         yield url
 
 

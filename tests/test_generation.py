@@ -14,6 +14,7 @@ import torch
 
 from course import generation, priority
 from tinygpt import BigramConfig, BigramLM, CharTokenizer, Checkpoint, SampleConfig, generate, load_checkpoint
+from tinygpt.device import use_threads
 from tinygpt.models import count_parameters
 
 

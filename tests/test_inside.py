@@ -15,6 +15,7 @@ from conftest import decode_array
 from course import inside, inside_views
 from course.figures import inside as figures
 from tinygpt import GPT, CharTokenizer, GPTConfig, load_checkpoint
+from tinygpt.device import use_threads
 from tinygpt.gpt import mask_future
 from tinygpt.sample import next_token_probs
 

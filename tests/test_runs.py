@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from tinygpt.models import build_model, count_parameters
 
 @pytest.fixture(scope="module")
 def data(text) -> plan.TrainingData:
+    """Enough text for the tiny preset; the whole of it only where the point is the real text."""
+    return plan.TrainingData.from_text(text[:100_000], "test text")
+
+
+@pytest.fixture(scope="module")
+def full_data(text) -> plan.TrainingData:
     return plan.TrainingData.from_text(text, "test text")
 
 
@@ -70,6 +77,7 @@ def test_a_race_trains_both_models_records_history_and_saves(registry, data, run
     )
 
 
+@pytest.mark.real_worker
 def test_racing_trains_each_model_exactly_as_alone(registry, data, runs_dir):
     """The lockstep race changes nothing for either model: same init, batches and updates."""
     race = registry.start(tiny_spec(data, max_steps=12), data, runs_dir)
@@ -247,6 +255,7 @@ def niceness_of_threads(pid: int | str = "self") -> dict[int, int]:
     return {int(t.name): os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in tasks.iterdir()}
 
 
+@pytest.mark.real_worker
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
 def test_runs_train_in_a_process_of_their_own_at_a_lower_priority(registry, data, runs_dir, monkeypatch):
     """A page's rerun must not wait behind training: the run trains in a worker process (it takes
@@ -264,6 +273,7 @@ def test_runs_train_in_a_process_of_their_own_at_a_lower_priority(registry, data
     assert niceness_of_threads()[threading.get_native_id()] == ours
 
 
+@pytest.mark.real_worker
 def test_a_killed_worker_fails_its_run_with_the_likely_cause_and_the_server_goes_on(registry, data, runs_dir):
     run = registry.start(tiny_spec(data, ("bigram",), max_steps=1_000_000), data, runs_dir)
     wait_for(lambda: run.view().step > 3)
@@ -274,6 +284,19 @@ def test_a_killed_worker_fails_its_run_with_the_likely_cause_and_the_server_goes
     assert view.models["bigram"].steps and registry.running() == []  # the curve so far stays
     again = registry.start(tiny_spec(data, ("bigram",), max_steps=5), data, runs_dir)
     assert again.wait(60) and again.status == runs.FINISHED
+
+
+@pytest.mark.real_worker
+def test_a_worker_does_not_run_the_page_that_started_it(registry, data, runs_dir, tmp_path, monkeypatch):
+    """Streamlit runs each page as __main__ and leaves it there; multiprocessing would run __main__
+    again in a new worker, so a run started from a page would first run that page."""
+    page, ran = tmp_path / "page.py", tmp_path / "the page ran"
+    page.write_text(f"open({str(ran)!r}, 'w').close()\n")
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    sys.modules["__main__"].__file__ = str(page)
+    run = registry.start(tiny_spec(data, ("bigram",), max_steps=5), data, runs_dir)
+    assert run.wait(60) and run.status == runs.FINISHED, run.view().error
+    assert not ran.exists() and run.worker_pid not in (None, os.getpid())
 
 
 def process_is_gone(pid: int) -> bool:
@@ -305,6 +328,7 @@ def test_each_save_says_whether_the_run_was_still_going(registry, data, runs_dir
     assert saved_runs.interrupted_runs(runs_dir) == []
 
 
+@pytest.mark.real_worker
 def test_after_a_killed_server_its_runs_are_listed_with_their_last_saved_step(data, runs_dir, text):
     """A real restart: a server process that trains a race and dies (os._exit, as a killed process
     would) between two evaluations; a new process finds the run and the step of its last save."""
@@ -418,7 +442,8 @@ def test_memory_estimate_covers_a_real_step():
     assert plan.estimate_memory(spec) > weights_and_adam
 
 
-def test_bigram_floor_is_the_best_a_bigram_does(data, is_real_shakespeare, registry, runs_dir):
+def test_bigram_floor_is_the_best_a_bigram_does(full_data, is_real_shakespeare, registry, runs_dir):
+    data = full_data
     floor = plan.bigram_floor(data)
     if is_real_shakespeare:
         assert 2.40 < floor < 2.55  # the lecture's bigram plateaus near 2.5
@@ -453,6 +478,7 @@ def test_a_step_too_slow_for_the_device_is_refused_before_it_is_timed(data):
     assert plan.check_spec(plan.make_spec(("gpt",), data.tokenizer.vocab_size, "lecture"), data, "cpu") == []
 
 
+@pytest.mark.real_worker
 @pytest.mark.parametrize("models", [("gpt",), ("bigram",)])
 def test_a_saved_run_continues_where_it_stopped_into_the_same_file(registry, data, tmp_path, models):
     first = registry.start(

@@ -25,7 +25,7 @@ from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, load_train_state
 from .corpus import DatasetError, load_shakespeare, sha256_hex
 from .data import CharTokenizer, TokenizerError, encode_text, split_data
-from .device import available_cores, resolve_device, resolve_dtype
+from .device import available_cores, resolve_device, resolve_dtype, use_threads
 from .gpt import PRESETS
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
 from .optim import OPTIMIZERS, describe_optimizer
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None, prog: str = "tinygpt") -> int:
     """Run one command (`argv`: its words, by default the command line's); returns the exit status."""
     args = build_parser(prog).parse_args(argv)
     # torchrun's processes on one machine share its cores (nanoGPT's OMP_NUM_THREADS=1, generalised)
-    set_threads(args.threads or max(1, available_cores() // distributed.local_processes()))
+    use_threads(args.threads or max(1, available_cores() // distributed.local_processes()))
     try:
         return args.func(args)
     except TrainingDiverged as e:
