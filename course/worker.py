@@ -39,7 +39,7 @@ from course.saved_runs import FAILED, FINISHED, RUNNING, STOPPED
 from tinygpt.checkpoint import load_checkpoint
 from tinygpt.device import use_threads
 from tinygpt.models import build_model
-from tinygpt.train import DoneEvent, EvalEvent, StepEvent, TrainingDiverged, train
+from tinygpt.train import DoneEvent, EvalEvent, StepEvent, TrainingDiverged, budget_spent, train
 
 # ---- in the worker: what it trains ------------------------------------------------------------
 
@@ -116,16 +116,11 @@ class Training:
 
     def _outcome_if_last(self, kind: str, step: int) -> str:
         """The status the checkpoint about to be saved should carry: train() evaluates and saves at
-        the end, for the same reasons it checks here (`train._stop_reason`), so the last save says
-        how the run ended and every earlier one says "running"."""
-        cfg = self.spec.train
+        the end, for the same reasons it checks here (`budget_spent`, as train() asks it), so the last
+        save says how the run ended and every earlier one says "running"."""
         if self._latched:
             return STOPPED
-        if (cfg.max_steps is not None and step >= cfg.max_steps) or (
-            cfg.max_seconds is not None and self._step_elapsed.get(kind, 0.0) >= cfg.max_seconds
-        ):
-            return FINISHED
-        return RUNNING
+        return FINISHED if budget_spent(step, self._step_elapsed.get(kind, 0.0), self.spec.train) else RUNNING
 
 
 @dataclass
