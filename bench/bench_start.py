@@ -13,19 +13,17 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from course import plan, runs  # noqa: E402
-from course.launch import PLATFORM_LAUNCHER  # noqa: E402
-from tinygpt import load_shakespeare  # noqa: E402
-from tinygpt.device import cpu_has_fast_bf16  # noqa: E402
-from tinygpt.train import StepEvent  # noqa: E402
+from course import plan, runs
+from course.launch import PLATFORM_LAUNCHER
+from tinygpt import load_shakespeare
+from tinygpt.device import cpu_has_fast_bf16
+from tinygpt.train import StepEvent
 
 
 class TimedRun(runs.Run):

@@ -43,7 +43,7 @@ def test_inside_page_in_browser(streamlit_server, page, console_errors):
     expect(diagram.locator("svg")).to_be_attached(timeout=30_000)  # Graphviz drew the architecture
     lens = page.get_by_text("Right guesses of the next character:")
     before = lens.inner_text()
-    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(14, timeout=30_000)
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(17, timeout=30_000)
 
     prompt = page.locator(".st-key-inside_prompt textarea")
     prompt.fill("JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?")

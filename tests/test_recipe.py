@@ -18,7 +18,10 @@ def test_the_cpu_recipe_is_muon_with_warmup_cosine_and_clipping():
     cfg = TrainConfig.preset("cpu")
     sentence = recipe.recipe_sentence(cfg)
     assert sentence.startswith("Muon moves the blocks' weight matrices (peak rate 0.04)")
-    assert "rises linearly over the first 20 steps, then follows a cosine down to 0.0006" in sentence
+    assert (
+        f"rises linearly over the first {cfg.warmup_steps} steps, then follows a cosine down to 0.0006"
+        in sentence
+    )
     assert "clipped to an overall norm of at most 1" in sentence
 
 
