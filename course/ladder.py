@@ -10,6 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -24,12 +25,10 @@ from course.rungs import (
     rung_params,
     rung_train_config,
 )
-from course.runs import Run, RunView
+from course.runs import RunView
 from course.saved_runs import SHIPPED_DIR
-from course.worker import Training
 from tinygpt.bigram import BigramLM
-from tinygpt.checkpoint import read_metadata
-from tinygpt.device import training_threads
+from tinygpt.checkpoint import SUFFIX, read_metadata
 from tinygpt.gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig, explicit_attention
 from tinygpt.models import build_model, config_for, count_parameters
 
@@ -234,13 +233,14 @@ def live_settings(steps: int) -> LadderSettings:
 
 @dataclass(frozen=True)
 class LadderSpec:
-    """What a LadderRun trains: rungs by key, one after another, at `settings`. It answers what
-    `course.runs` asks of a RunSpec (models, train, block_size, model_config, train_config)."""
+    """What a ladder run trains: rungs by key, one after another, at `settings`. It answers what
+    `course.runs` and `course.worker` ask of every spec (see `course.plan.RunSpec`)."""
 
     rungs: tuple[str, ...]
     settings: LadderSettings
     vocab_size: int
     preset: str = "ladder"
+    in_turn: ClassVar[bool] = True  # one rung after another, each to its end
 
     def __post_init__(self):
         unknown = [k for k in self.rungs if k not in RUNGS]
@@ -266,30 +266,26 @@ class LadderSpec:
         """No checkpoint: the page shows each rung's losses and sample; the models are not kept."""
         return rung_train_config(RUNGS[kind], self.settings)
 
-
-@dataclass
-class LadderTraining(Training):
-    """What a LadderRun's worker trains: each rung built as the ladder builds it."""
-
     def build(self, kind: str) -> torch.nn.Module:
-        return build_rung(RUNGS[kind], self.spec.vocab_size, self.spec.settings)
+        return build_rung(RUNGS[kind], self.vocab_size, self.settings)
+
+    def resume_path(self, kind: str) -> None:
+        return None
+
+    def parameters(self, kind: str) -> int:
+        return rung_params(RUNGS[kind], self.vocab_size, self.settings)
+
+    def path(self, folder: Path, run_name: str, kind: str) -> Path:
+        return Path(folder) / f"{run_name}-{kind}{SUFFIX}"  # named, never written
+
+    def run_name(self, run_id: str) -> str:
+        what = "climb" if len(self.rungs) > 1 else self.rungs[0]
+        return f"ladder-{what}-{self.settings.max_steps}-{time.strftime('%H%M%S')}"
 
 
-class LadderRun(Run):
-    """A background run that trains the rungs of a LadderSpec in turn (see `course.runs.Run`)."""
-
-    in_turn = True
-
-    def __init__(self, spec: LadderSpec, data, folder, name=None, owner=None, threads=training_threads):
-        what = "climb" if len(spec.rungs) > 1 else spec.rungs[0]
-        name = name or f"ladder-{what}-{spec.settings.max_steps}-{time.strftime('%H%M%S')}"
-        super().__init__(spec, data, folder, name, owner, threads)
-
-    def _training(self) -> LadderTraining:
-        return LadderTraining(**vars(super()._training()))
-
-    def _count_parameters(self, kind: str) -> int:
-        return rung_params(RUNGS[kind], self.spec.vocab_size, self.spec.settings)
+def is_ladder_run(run) -> bool:
+    """Whether `run` (a course.runs.Run) trains the ladder."""
+    return isinstance(run.spec, LadderSpec)
 
 
 @dataclass(frozen=True)

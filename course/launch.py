@@ -76,8 +76,8 @@ spawn.get_preparation_data = _preparation_data  # popen_forkserver and popen_spa
 
 class Worker:
     """A worker that trains `training` on `threads` torch threads, started by `launcher` (one of
-    LAUNCHERS); read what it reports with `messages()`, send it ("stop",) or ("threads", n) with
-    `tell()`. Two one-way pipes, so each end has one reader or one writer, who also closes it."""
+    LAUNCHERS); read what it reports with `messages()`, send it `worker.Stop()` or
+    `worker.Threads(n)` with `tell()`. Two one-way pipes, so each end has one reader or one writer, who also closes it."""
 
     def __init__(self, training: worker.Training, threads: int, launcher: str | None = None):
         launcher = launcher or configured_launcher()
@@ -95,7 +95,7 @@ class Worker:
             self.process.start()
             inbox.close()  # the worker's ends are the worker's now: it alone may hold them open
             outbox.close()
-        self.tell((training, threads))
+        self.tell(worker.Start(training, threads))
 
     @property
     def pid(self) -> int | None:

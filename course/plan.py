@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import functools
 import statistics
-from dataclasses import asdict, dataclass, fields, replace
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import torch
 
 from course.beyond import parameters_of
 from course.text import duration
 from tinygpt.bigram import BigramConfig
+from tinygpt.checkpoint import SUFFIX, load_checkpoint, read_metadata
 from tinygpt.corpus import sha256_hex
 from tinygpt.data import CharTokenizer, Splits, encode_text, split_data
 from tinygpt.device import free_memory, resolve_device, use_threads
@@ -105,13 +109,19 @@ class TrainingData:
 @dataclass(frozen=True)
 class RunSpec:
     """What one run trains: `models` (one of RACE, or both), the GPT's shape and the shared
-    training settings. In a race both models see the same batches: same block size, batch size and seed."""
+    training settings. In a race both models see the same batches: same block size, batch size and seed.
+
+    Every kind of run (this, `ContinuedSpec`, the ladder's `LadderSpec`) answers the same questions,
+    and `course.runs` and `course.worker` ask only these: its models and whether they train in turn,
+    each model built (or loaded to resume) and its training settings, its parameter count, where it
+    saves, and the run's name."""
 
     models: tuple[str, ...]
     gpt: GPTConfig
     train: TrainConfig
     preset: str = "custom"
     bigram_lr: float = BIGRAM_LR
+    in_turn: ClassVar[bool] = False  # the models train side by side, one step each in turn (a race)
 
     @property
     def block_size(self) -> int:
@@ -126,11 +136,64 @@ class RunSpec:
             cfg = replace(cfg, **RECIPES["bigram"] | {"learning_rate": self.bigram_lr})
         return cfg
 
+    def build(self, kind: str) -> torch.nn.Module:
+        torch.manual_seed(self.train.seed)  # the same initial weights for the same settings
+        return build_model(kind, self.model_config(kind))
 
-def continued_spec(meta: dict, data: TrainingData) -> RunSpec:
-    """The spec to train a saved run on (`tinygpt.checkpoint.read_metadata`'s `meta`): its model and
-    settings, and a budget as long again as its first one, counted from where it stopped. Raises
-    SpecError when it cannot continue on `data`."""
+    def resume_path(self, kind: str) -> str | None:
+        """The checkpoint whose training `kind` continues (None: it starts afresh)."""
+        return None
+
+    def parameters(self, kind: str) -> int:
+        return count_parameters_of(kind, self)
+
+    def path(self, folder: Path, run_name: str, kind: str) -> Path:
+        stem = f"{run_name}-{kind}" if len(self.models) > 1 else run_name
+        return Path(folder) / f"{stem}{SUFFIX}"
+
+    def run_name(self, run_id: str) -> str:
+        """e.g. race-cpu-20250102-153000-1a2b, gpt-lecture-..., bigram-...: unique and sortable."""
+        what = "race" if len(self.models) > 1 else self.models[0]
+        shape = "" if self.models == ("bigram",) else f"-{self.preset}"
+        return f"{what}{shape}-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:4]}"
+
+
+@dataclass(frozen=True)
+class ContinuedSpec(RunSpec):
+    """A saved run trained on from where it stopped, into the same file: `train(..., resume=path)`
+    restores its weights, optimizer state, schedule, random state and clock. `train` counts the budget
+    from now, so the page's progress bar starts at zero; `train_config` gives train() the same budget
+    counted from the run's first step."""
+
+    resume: str = ""
+    before: dict = field(default_factory=dict)  # the saved run's summary when it was continued
+
+    def train_config(self, kind: str, checkpoint_path: str | None = None) -> TrainConfig:
+        cfg = self.train
+        extra = dict(
+            max_steps=cfg.max_steps and self.before["steps"] + cfg.max_steps,
+            max_seconds=cfg.max_seconds and self.before["elapsed_seconds"] + cfg.max_seconds,
+        )
+        return replace(cfg, **extra, checkpoint_path=self.resume)
+
+    def build(self, kind: str) -> torch.nn.Module:
+        return load_checkpoint(self.resume).model.train()
+
+    def resume_path(self, kind: str) -> str | None:
+        return self.resume
+
+    def path(self, folder: Path, run_name: str, kind: str) -> Path:
+        return Path(self.resume)
+
+    def run_name(self, run_id: str) -> str:
+        return Path(self.resume).stem
+
+
+def continued_spec(resume, data: TrainingData) -> ContinuedSpec:
+    """The spec to train the run saved in `resume` on: its model and settings, and a budget as long
+    again as its first one, counted from where it stopped. Raises SpecError when it cannot continue
+    on `data`."""
+    meta = read_metadata(resume)
     summary, problems = meta["summary"], []
     if not meta.get("resumable"):
         problems.append("it holds no training state (saved by an older version, or not by a training run)")
@@ -149,7 +212,9 @@ def continued_spec(meta: dict, data: TrainingData) -> RunSpec:
         if kind == "gpt"
         else GPTConfig(vocab_size=len(meta["vocab"]), block_size=cfg.block_size or 8)
     )
-    return RunSpec((kind,), gpt, replace(cfg, checkpoint_path=None), summary.get("preset", "custom"))
+    preset = summary.get("preset", "custom")
+    cfg = replace(cfg, checkpoint_path=None)
+    return ContinuedSpec((kind,), gpt, cfg, preset, resume=str(resume), before=summary)
 
 
 def _train_names() -> set[str]:

@@ -5,7 +5,7 @@ hold on the GIL, and a crashed run cannot take the server down), forked from a w
 Linux so it starts at once (course/launch.py), and a daemon thread of the server
 collects what it reports into a thread-safe record. A race advances the bigram's and the GPT's
 generators one step each in turn (same batches, same seed, same wall clock), so neither model gets
-more time than the other; a run whose class sets `in_turn` (the ladder's, course/ladder.py) trains
+more time than the other; a run whose spec sets `in_turn` (the ladder's, course/ladder.py) trains
 its models one after another instead. A RunRegistry finds runs by id (so a reloaded page can
 reattach), caps how many run at once on the server ($TINYGPT_MAX_RUNS, by default one per training
 core, as many as the memory holds) and shares the cores among them. Any viewer may watch a run; only
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from course.launch import Worker, configured_launcher, warm_up
-from course.plan import RunSpec, TrainingData, count_parameters_of
+from course.plan import RunSpec, TrainingData
 from course.saved_runs import (
     FAILED,
     FINISHED,
@@ -36,8 +36,7 @@ from course.saved_runs import (
     interrupted_runs,
     owner_tag,
 )
-from course.worker import ContinuedTraining, Training, crash_message, failure_message
-from tinygpt.checkpoint import SUFFIX, read_metadata
+from course.worker import End, Report, Stop, Threads, Training, crash_message, failure_message
 from tinygpt.device import available_memory_mb, env_int, training_cores, training_threads
 from tinygpt.train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent
 
@@ -164,8 +163,6 @@ class Run:
     token of whoever started it; `threads()` says how many torch threads the run may use now (it
     follows how many runs share the machine, and the worker takes it up at its next round)."""
 
-    in_turn = False  # True in subclasses whose models train one after another
-
     def __init__(
         self,
         spec: RunSpec,
@@ -176,7 +173,7 @@ class Run:
         threads=training_threads,
     ):
         self.id = uuid.uuid4().hex[:12]
-        self.name = name or _run_name(spec, self.id)
+        self.name = name or spec.run_name(self.id)
         self.spec, self.data, self.folder = spec, data, Path(folder)
         self.owner, self._threads = owner, threads
         self.created = time.time()
@@ -240,7 +237,7 @@ class Run:
                 end - self._start,
                 str(self.folder),
                 self._threads_now,
-                self.in_turn,
+                self.spec.in_turn,
             )
 
     def _run(self) -> None:
@@ -259,7 +256,7 @@ class Run:
         self._threads_told = self._threads()
         self._worker = Worker(self._training(), self._threads_told, self.launcher)
         if self._stop.is_set():  # stopped while the worker was starting
-            self._worker.tell(("stop",))
+            self._worker.tell(Stop())
         end, ready = None, False
         try:
             for message in self._worker.messages():
@@ -267,12 +264,12 @@ class Run:
                     ready = True
                     with self._lock:
                         self._start = time.perf_counter()
-                if message[0] == "event":
-                    self._record(*message[1:])
-                elif message[0] == "threads":
-                    self._threads_now = message[1]
-                elif message[0] == "end":
-                    end = message[1], message[2]
+                if isinstance(message, Report):
+                    self._record(message.kind, message.event)
+                elif isinstance(message, Threads):
+                    self._threads_now = message.n
+                elif isinstance(message, End):
+                    end = message.status, message.error
                 self._share_cores()
         finally:
             exit_status = self._worker.close()
@@ -285,19 +282,18 @@ class Run:
         threads = self._threads()
         if threads != self._threads_told:
             self._threads_told = threads
-            self._worker.tell(("threads", threads))
+            self._worker.tell(Threads(threads))
 
     def _training(self) -> Training:
         """What the worker trains: this run's spec and text, and where each model saves."""
         paths = {kind: str(self._path(kind)) for kind in self.spec.models}
-        return Training(self.id, self.name, self.spec, self.data, paths, owner_tag(self.owner), self.in_turn)
+        return Training(self.id, self.name, self.spec, self.data, paths, owner_tag(self.owner))
 
     def _path(self, kind: str) -> Path:
-        stem = f"{self.name}-{kind}" if len(self.spec.models) > 1 else self.name
-        return self.folder / f"{stem}{SUFFIX}"
+        return self.spec.path(self.folder, self.name, kind)
 
     def _count_parameters(self, kind: str) -> int:
-        return count_parameters_of(kind, self.spec)
+        return self.spec.parameters(kind)
 
     def _record(self, kind: str, event) -> None:
         with self._lock:
@@ -325,29 +321,6 @@ class Run:
                     trace.saved, trace.saved_step = True, event.step
 
 
-class ContinuedRun(Run):
-    """A saved run trained on from where it stopped, into the same file (`ContinuedTraining`). Its
-    spec (`plan.continued_spec`) counts the budget from now, so the page's progress bar starts at zero."""
-
-    def __init__(self, spec, data, folder, name=None, owner=None, threads=training_threads, *, resume):
-        self.resume, self.before = Path(resume), read_metadata(resume)["summary"]
-        super().__init__(spec, data, folder, name or self.resume.stem, owner, threads)
-
-    def _path(self, kind: str) -> Path:
-        return self.resume
-
-    def _training(self) -> Training:
-        training = super()._training()
-        return ContinuedTraining(**vars(training), resume=str(self.resume), before=self.before)
-
-
-def _run_name(spec: RunSpec, run_id: str) -> str:
-    """e.g. race-cpu-20250102-153000-1a2b, gpt-lecture-..., bigram-...: unique and sortable."""
-    what = "race" if len(spec.models) > 1 else spec.models[0]
-    shape = "" if spec.models == ("bigram",) else f"-{spec.preset}"
-    return f"{what}{shape}-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:4]}"
-
-
 class RunRegistry:
     """Every run this server has started, by id; at most `max_runs` run at once. Keeps the last
     `keep` ended runs so a page can still show their whole history."""
@@ -360,9 +333,9 @@ class RunRegistry:
         warm_up()  # in the background: the first Start then finds torch imported
 
     def start(self, spec: RunSpec, data: TrainingData, folder, name=None, owner=None, run_class=Run) -> Run:
-        """Start a `run_class` (Run, or a subclass such as the ladder's) that saves into `folder`,
-        named `name` (or after its spec) and stoppable by `owner` only; raises TooManyRuns when the
-        server is full."""
+        """Start a run of `spec` (a RunSpec, ContinuedSpec or the ladder's LadderSpec) that saves into
+        `folder`, named `name` (or after its spec) and stoppable by `owner` only; raises TooManyRuns
+        when the server is full. `run_class` is for measuring (bench/bench_start.py)."""
         with self._lock:
             running = [j for j in self._runs.values() if j.status in ACTIVE]
             if len(running) >= self.max_runs:

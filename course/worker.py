@@ -8,10 +8,13 @@ out-of-memory kill ends the run, not the server.
 
 The server and its worker exchange pickles over two one-way pipes (multiprocessing Connections):
 
-- server to worker: `(Training, threads)` first; then `("threads", n)` when the run's share of
-  the cores changes, and `("stop",)` when its owner stops it;
-- worker to server: `("event", kind, event)` for each event of `tinygpt.train.train`,
-  `("threads", n)` when it changed its thread count, and `("end", status, error)` last.
+- server to worker: `Start(training, threads)` first; then `Threads(n)` when the run's share of
+  the cores changes, and `Stop()` when its owner stops it;
+- worker to server: `Report(kind, event)` for each event of `tinygpt.train.train`, `Threads(n)`
+  when it changed its thread count, and `End(status, error)` last.
+
+What a run trains is its spec (`course.plan.RunSpec`, `ContinuedSpec`, the ladder's `LadderSpec`):
+one `Training` asks it to build (or load) each model and for its settings.
 
 When the server goes away (its end of the pipes closes), the worker ends at its next event without
 saving again: its run is then listed as interrupted, like one cut short by a restart.
@@ -29,17 +32,24 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from course.plan import RunSpec, TrainingData
 from course.priority import RUN_NICENESS, give_way_to_pages
 from course.saved_runs import FAILED, FINISHED, RUNNING, STOPPED
-from tinygpt.checkpoint import load_checkpoint
 from tinygpt.device import use_threads
-from tinygpt.models import build_model
-from tinygpt.train import DoneEvent, EvalEvent, StepEvent, TrainingDiverged, budget_spent, train
+from tinygpt.train import (
+    DoneEvent,
+    EvalEvent,
+    Event,
+    StepEvent,
+    TrainConfig,
+    TrainingDiverged,
+    budget_spent,
+    train,
+)
 
 # ---- in the worker: what it trains ------------------------------------------------------------
 
@@ -55,17 +65,17 @@ class Training:
     data: TrainingData
     paths: dict[str, str]
     owner_tag: str | None
-    in_turn: bool = False  # the models train one after another, not in lockstep
 
     def run(self, emit: Callable, stop: threading.Event, threads: Callable[[], int]) -> None:
-        """Train every model, handing each event to `emit("event", kind, event)`, until the
-        models end or `stop` is set; `threads()` says how many torch threads to use from now on."""
+        """Train every model, handing each message to `emit` (`Report`, `Threads`), until the models
+        end or `stop` is set; `threads()` says how many torch threads to use from now on."""
         self._emit, self._stop, self._threads = emit, stop, threads
         self._latched, self._threads_now = False, 0  # the stop request as seen at a round's start
         self._summaries: dict[str, dict] = {}  # per model: what train() writes into each checkpoint
+        self._configs: dict[str, TrainConfig] = {}  # per model: the settings train() runs with
         self._step_elapsed: dict[str, float] = {}  # per model: train()'s clock at its last step
         self._new_round()
-        if self.in_turn:
+        if self.spec.in_turn:
             _in_turn(self.generators(), self._record, self._new_round, stop.is_set)
         else:
             _lockstep(self.generators(), self._record, self._new_round)
@@ -73,15 +83,12 @@ class Training:
     def generators(self) -> dict[str, Iterator]:
         gens = {}
         for kind in self.spec.models:
-            model, cfg = self.build(kind), self.spec.train_config(kind, self.paths[kind])
+            cfg = self._configs[kind] = self.spec.train_config(kind, self.paths[kind])
+            model, resume = self.spec.build(kind), self.spec.resume_path(kind)
             gens[kind] = train(
-                model, self.data.splits, cfg, self.data.tokenizer, self._stopping, self._summary(kind)
+                model, self.data.splits, cfg, self.data.tokenizer, self._stopping, self._summary(kind), resume
             )
         return gens
-
-    def build(self, kind: str) -> torch.nn.Module:
-        torch.manual_seed(self.spec.train.seed)  # the same initial weights for the same settings
-        return build_model(kind, self.spec.model_config(kind))
 
     def _summary(self, kind: str) -> dict:
         """What train() adds to each checkpoint of `kind`; it reads it at every save, so `status` can change."""
@@ -100,7 +107,7 @@ class Training:
         threads = use_threads(self._threads()).n  # another run may have started or ended
         if threads != self._threads_now:
             self._threads_now = threads
-            self._emit("threads", threads)
+            self._emit(Threads(threads))
 
     def _stopping(self) -> bool:
         """What `train()` asks after each step: every model of a race sees the same answer in a
@@ -112,7 +119,7 @@ class Training:
             self._step_elapsed[kind] = event.elapsed
         elif isinstance(event, EvalEvent):  # train() saves right after it, with this status
             self._summaries[kind]["status"] = self._outcome_if_last(kind, event.step)
-        self._emit("event", kind, event)
+        self._emit(Report(kind, event))
 
     def _outcome_if_last(self, kind: str, step: int) -> str:
         """The status the checkpoint about to be saved should carry: train() evaluates and saves at
@@ -120,28 +127,47 @@ class Training:
         save says how the run ended and every earlier one says "running"."""
         if self._latched:
             return STOPPED
-        return FINISHED if budget_spent(step, self._step_elapsed.get(kind, 0.0), self.spec.train) else RUNNING
+        spent = budget_spent(step, self._step_elapsed.get(kind, 0.0), self._configs[kind])
+        return FINISHED if spent else RUNNING
 
 
-@dataclass
-class ContinuedTraining(Training):
-    """A saved run trained on from where it stopped: `train(..., resume=path)` restores its weights,
-    optimizer state, schedule, random state and clock, and it saves into the same file. The spec
-    counts the budget from now; train() is given the same budget counted from the run's first step."""
+# ---- the messages: dataclasses, pickled over the pipes -------------------------------------------
 
-    resume: str = ""
-    before: dict | None = None  # the saved run's summary when it was continued
 
-    def generators(self) -> dict[str, Iterator]:
-        kind, cfg = self.spec.models[0], self.spec.train
-        extra = dict(
-            max_steps=cfg.max_steps and self.before["steps"] + cfg.max_steps,
-            max_seconds=cfg.max_seconds and self.before["elapsed_seconds"] + cfg.max_seconds,
-        )
-        cfg = replace(cfg, **extra, checkpoint_path=self.resume)
-        model = load_checkpoint(self.resume).model.train()
-        tokenizer, summary = self.data.tokenizer, self._summary(kind)
-        return {kind: train(model, self.data.splits, cfg, tokenizer, self._stopping, summary, self.resume)}
+@dataclass(frozen=True)
+class Start:
+    """Server to worker, first: what to train, on how many torch threads."""
+
+    training: Training
+    threads: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Server to worker: the owner stopped the run (it ends after an evaluation and a save)."""
+
+
+@dataclass(frozen=True)
+class Threads:
+    """Either way: the run's share of the cores changed (server), or the count now in use (worker)."""
+
+    n: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Worker to server: one event of `tinygpt.train.train` for the model `kind`."""
+
+    kind: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class End:
+    """Worker to server, last: how the run ended, and why if it failed."""
+
+    status: str
+    error: str | None
 
 
 def _lockstep(gens: dict[str, Iterator], record, new_round=lambda: None) -> None:
@@ -216,12 +242,13 @@ def serve(inbox, outbox) -> None:
 
 
 def _serve(inbox, outbox) -> None:
-    training, threads = inbox.recv()
+    start = inbox.recv()
+    training, threads = start.training, start.threads
     give_way_to_pages(RUN_NICENESS)  # in the worker itself, before torch starts its threads, which inherit it
     stop, gone, wanted = threading.Event(), threading.Event(), [threads]
     threading.Thread(target=_listen, args=(inbox, stop, gone, wanted), daemon=True).start()
 
-    def emit(*message) -> None:
+    def emit(message) -> None:
         if gone.is_set():
             raise ServerGone
         try:
@@ -238,7 +265,7 @@ def _serve(inbox, outbox) -> None:
         traceback.print_exc()
         status, error = FAILED, failure_message(e)
     with contextlib.suppress(ServerGone):
-        emit("end", status, error)
+        emit(End(status, error))
 
 
 def _listen(inbox, stop: threading.Event, gone: threading.Event, wanted: list[int]) -> None:
@@ -250,7 +277,7 @@ def _listen(inbox, stop: threading.Event, gone: threading.Event, wanted: list[in
             gone.set()
             inbox.close()
             return
-        if message[0] == "stop":
+        if isinstance(message, Stop):
             stop.set()
-        elif message[0] == "threads":
-            wanted[0] = message[1]
+        elif isinstance(message, Threads):
+            wanted[0] = message.n

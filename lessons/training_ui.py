@@ -275,7 +275,7 @@ def runs_list(registry, run, data: plan.TrainingData) -> None:
 
 def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -> None:
     """One saved checkpoint: what it is, and its buttons. Continuing trains it on for as long again
-    from where it stopped (`runs.ContinuedRun`); only its owner may continue or delete it."""
+    from where it stopped (`plan.ContinuedSpec`); only its owner may continue or delete it."""
     s, cols = meta["summary"], st.columns([4, 1, 1, 1], vertical_alignment="center")
     loss = f" · val loss {s['val_loss']:.3f}" if isinstance(s.get("val_loss"), float) else ""
     cols[0].markdown(f"**{path.stem}** · {meta['model_type']} · {s.get('steps', '?')} steps{loss}")
@@ -291,7 +291,7 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
     mine = saved_runs.owns_saved(meta, ui.viewer())
     why_not = None if mine else "Saved by another viewer: only they can change it."
     try:
-        spec = plan.continued_spec(meta, data)
+        spec = plan.continued_spec(path, data)
     except plan.SpecError as e:
         spec, why_not = None, why_not or f"Cannot continue: {e}."
     if cols[2].button(
@@ -302,9 +302,7 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
         help=why_not or "Train it on, for as long again.",
     ):
         try:
-            new = registry.start(
-                spec, data, ui.USER_DIR, owner=ui.viewer(), run_class=partial(runs.ContinuedRun, resume=path)
-            )
+            new = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
             st.session_state[RUN] = st.query_params["run"] = new.id
             st.rerun()
         except runs.TooManyRuns as e:

@@ -1,6 +1,6 @@
 """Streamlit components of the ladder lesson (lessons/3_transformer.py): the shipped results, one
 rung's card (diagram, sentence, numbers, sample, code), and the live climb or descent that trains
-in the background (course.ladder.LadderRun in the server's course.runs registry)."""
+in the background (a run of a course.ladder.LadderSpec in the server's course.runs registry)."""
 
 import streamlit as st
 
@@ -111,12 +111,12 @@ def shakespeare_data(text: str) -> TrainingData:
     return TrainingData.from_text(text, ui.SHAKESPEARE)
 
 
-def current_run() -> ladder.LadderRun | None:
+def current_run() -> runs.Run | None:
     """The ladder run this session shows: the one it started, or the one in the URL (a reload or a
     shared link: watched, and stoppable only by the session that started it)."""
     registry = runs.shared_registry()
     run = registry.get(st.session_state.get(RUN)) or registry.get(st.query_params.get("climb"))
-    if not isinstance(run, ladder.LadderRun):
+    if run is None or not ladder.is_ladder_run(run):
         return None
     st.session_state[RUN] = st.query_params["climb"] = run.id
     return run
@@ -141,7 +141,7 @@ def start_button(rungs: tuple[str, ...], steps: int, label: str, key: str, where
     data = shakespeare_data(text)
     spec = ladder.LadderSpec(rungs, ladder.live_settings(steps), data.tokenizer.vocab_size)
     try:
-        run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer(), run_class=ladder.LadderRun)
+        run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
     except runs.TooManyRuns as e:
         where.warning(str(e), icon=":material/hourglass_top:")
         return

@@ -270,7 +270,7 @@ def test_a_ladder_run_trains_its_rungs_in_turn_and_saves_nothing(data, tmp_path)
     spec = course_ladder.LadderSpec(
         ("bigram", "head"), LadderSettings(max_steps=12, eval_interval=6, eval_iters=2, sample_tokens=5), V
     )
-    run = runs.RunRegistry(max_runs=1).start(spec, data, tmp_path, run_class=course_ladder.LadderRun)
+    run = runs.RunRegistry(max_runs=1).start(spec, data, tmp_path)
     assert run.wait(120)
     view = run.view()
     assert view.status == runs.FINISHED and view.step == 24 and view.progress == 1.0
@@ -286,9 +286,9 @@ def test_a_stopped_ladder_run_leaves_the_later_rungs_untrained(data, tmp_path):
         ("head", "heads", "ffwd"), LadderSettings(max_steps=10**6, eval_iters=1), V
     )
     registry = runs.RunRegistry(max_runs=1)
-    run = registry.start(spec, data, tmp_path, owner="me", run_class=course_ladder.LadderRun)
+    run = registry.start(spec, data, tmp_path, owner="me")
     with pytest.raises(runs.TooManyRuns):
-        registry.start(spec, data, tmp_path, run_class=course_ladder.LadderRun)
+        registry.start(spec, data, tmp_path)
     with pytest.raises(saved_runs.NotYourRun):
         registry.stop(run.id, "someone else")
     deadline = time.monotonic() + 60

@@ -242,7 +242,7 @@ def test_a_saved_run_can_be_continued_from_the_page(runs_dir):
     at.button(key=f"train_more_{path.name}").click().run()
     assert not at.exception
     run = runs.shared_registry().get(at.session_state["train_run_id"])
-    assert isinstance(run, runs.ContinuedRun) and run.checkpoints() == [path]
+    assert isinstance(run.spec, plan.ContinuedSpec) and run.checkpoints() == [path]
     poll(at, lambda a: "finished" in progress_text(a))
     assert read_metadata(path)["summary"]["steps"] == 40
 

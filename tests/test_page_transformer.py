@@ -163,7 +163,7 @@ def test_the_training_lesson_lists_a_climb_but_leaves_drawing_it_to_this_lesson(
 
     data = TrainingData.from_text(text, "Tiny Shakespeare")
     spec = ladder.LadderSpec(("head",), LadderSettings(max_steps=10**6, eval_iters=1), 65)
-    run = runs.shared_registry().start(spec, data, "unused", owner="me", run_class=ladder.LadderRun)
+    run = runs.shared_registry().start(spec, data, "unused", owner="me")
     at = app_test("lessons/4_training.py", timeout=180).run()
     assert not at.exception
     assert f"train_watch_{run.id}" not in [b.key for b in at.button]

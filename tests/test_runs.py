@@ -4,7 +4,6 @@ a killed server, and a runs folder that cannot be written."""
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import subprocess
@@ -486,12 +485,9 @@ def test_a_saved_run_continues_where_it_stopped_into_the_same_file(registry, dat
     )
     assert first.wait(120) and first.status == runs.FINISHED
     path = first.checkpoints()[0]
-    meta = read_metadata(path)
-    spec = plan.continued_spec(meta, data)
+    spec = plan.continued_spec(path, data)
     assert spec.models == models and spec.train.max_steps == 20  # as long again, counted from now
-    more = registry.start(
-        spec, data, tmp_path, owner="me", run_class=functools.partial(runs.ContinuedRun, resume=path)
-    )
+    more = registry.start(spec, data, tmp_path, owner="me")
     assert more.wait(120) and more.status == runs.FINISHED, more.view().error
     trace = more.view().models[models[0]]
     assert trace.steps[0] == 21 and trace.steps[-1] == 40 and more.view().progress == 1.0
@@ -503,7 +499,7 @@ def test_a_saved_run_continues_where_it_stopped_into_the_same_file(registry, dat
 def test_a_run_on_another_text_or_without_its_state_cannot_continue(data, tiny_checkpoint):
     other = plan.TrainingData.from_text("To be, or not to be: that is the question. " * 50, "hamlet.txt")
     with pytest.raises(plan.SpecError, match="choose that text in lesson 1|no training state"):
-        plan.continued_spec(read_metadata(tiny_checkpoint), other)
+        plan.continued_spec(tiny_checkpoint, other)
 
 
 def test_a_diverged_run_says_why_and_keeps_its_curve(registry, data, tmp_path):
