@@ -206,7 +206,9 @@ def climb(
     """Train each rung (for each of `seeds`, default `settings.seed`), yielding results in that
     order. With workers > 1 the rungs train in that many processes of one thread each, the biggest
     first: these models are too small for threads inside one step to help, while processes run
-    side by side."""
+    side by side. This is the command line's way (`tinygpt ladder`): it waits for every result and
+    has no server whose pages must stay responsive, so it uses a plain process pool, not the
+    background runs of `course.runs` that the pages use."""
     trainings = [(rung, replace(settings, seed=seed)) for seed in seeds or [settings.seed] for rung in rungs]
     if workers <= 1 or len(trainings) <= 1:
         for rung, rung_settings in trainings:

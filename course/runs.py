@@ -202,7 +202,7 @@ class Run:
             if self._status == RUNNING:
                 self._status = STOPPING
         if self._worker is not None:
-            self._worker.tell(("stop",))
+            self._worker.tell(Stop())
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run has ended (or `timeout` passed); True when it has ended."""

@@ -159,6 +159,17 @@ def plan_facts(spec: plan.RunSpec | None, problems: list[str], data: plan.Traini
     right.markdown("  \n".join(facts))
 
 
+def start_run(registry, spec, data: plan.TrainingData, where) -> None:
+    """Start a run of `spec` owned by this session and show it; the server's cap is explained in `where`."""
+    try:
+        run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
+    except runs.TooManyRuns as e:
+        where.warning(str(e), icon=":material/hourglass_top:")
+        return
+    st.session_state[RUN] = st.query_params["run"] = run.id
+    st.rerun()
+
+
 def start_stop(registry, run, spec, data, problems) -> None:
     """Start (this session then owns the run) or stop a run; the server's cap is explained."""
     left, right = st.columns([1, 4], vertical_alignment="center")
@@ -170,12 +181,7 @@ def start_stop(registry, run, spec, data, problems) -> None:
     elif left.button(
         "Start training", "train_start", type="primary", icon=":material/play_arrow:", disabled=bool(problems)
     ):
-        try:
-            run = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
-            st.session_state[RUN] = st.query_params["run"] = run.id
-            st.rerun()
-        except runs.TooManyRuns as e:
-            right.warning(str(e), icon=":material/hourglass_top:")
+        start_run(registry, spec, data, right)
     if run is not None and not registry.can_control(run.id, ui.viewer()):
         right.caption(f"Watching **{run.name}**, started in another browser session.")
 
@@ -266,7 +272,7 @@ def runs_list(registry, run, data: plan.TrainingData) -> None:
             for other in others:
                 v, cols = other.view(), st.columns([6, 1], vertical_alignment="center")
                 cols[0].markdown(f"**{v.name}** · {v.status} · step {v.step:,} · {duration(v.elapsed)}")
-                if other.in_turn:  # a climb of the ladder: lesson 3 draws those
+                if other.spec.in_turn:  # a climb of the ladder: lesson 3 draws those
                     cols[1].caption("Lesson 3")
                 elif cols[1].button("Watch", key=f"train_watch_{other.id}"):
                     st.session_state[RUN] = other.id
@@ -301,12 +307,7 @@ def saved_run(registry, path, meta: dict, busy: bool, data: plan.TrainingData) -
         disabled=busy or spec is None or not mine,
         help=why_not or "Train it on, for as long again.",
     ):
-        try:
-            new = registry.start(spec, data, ui.USER_DIR, owner=ui.viewer())
-            st.session_state[RUN] = st.query_params["run"] = new.id
-            st.rerun()
-        except runs.TooManyRuns as e:
-            st.warning(str(e), icon=":material/hourglass_top:")
+        start_run(registry, spec, data, st)
     if cols[3].button(
         "Delete",
         key=f"train_del_{path.name}",
