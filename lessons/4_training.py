@@ -19,7 +19,7 @@ ui.header(
     "Two models learn the same text from the same batches. The **bigram** predicts the next character from "
     "the current one alone, so its loss levels off near a floor. The **Transformer** attends to "
     "the whole block of characters before it: watch its validation loss cross that floor, and its samples "
-    f"turn from gibberish into something that looks like **{name}**, the text chosen in lesson 1.",
+    f"turn from gibberish into something that looks like the text they read: **{name}**, chosen in lesson 1.",
 )
 if text is None:
     st.stop()

@@ -63,7 +63,7 @@ def test_lesson_1_offers_the_sample_and_lesson_4_trains_on_it():
     assert not at.exception and not at.error
     facts = f"**Text:** {ui.SAMPLE_LOGS}, {len(LOGS):,} characters, {len(set(LOGS))} distinct"
     assert facts in markdown(at)
-    assert f"looks like **{ui.SAMPLE_LOGS}**" in markdown(at)
+    assert f"looks like the text they read: **{ui.SAMPLE_LOGS}**" in markdown(at)
 
     at.switch_page("lessons/1_dataset.py").run()  # the choice is remembered on the way back
     assert at.radio(key="dataset_source").value == ui.SAMPLE_LOGS
