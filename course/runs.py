@@ -102,6 +102,8 @@ class RunView:
     folder: str = ""
     threads: int = 0  # torch threads the run trains with now (0 before it starts)
     in_turn: bool = False  # the models train one after another, not in lockstep
+    # the text it trains on: its TrainingData.summary (name, characters, sha256)
+    text: dict = field(default_factory=dict)
 
     @property
     def total_steps(self) -> int | None:
@@ -175,6 +177,7 @@ class Run:
         self.id = uuid.uuid4().hex[:12]
         self.name = name or spec.run_name(self.id)
         self.spec, self.data, self.folder = spec, data, Path(folder)
+        self.text = dict(data.summary)  # kept when the run ends and lets go of `data`
         self.owner, self._threads = owner, threads
         self.created = time.time()
         self._lock = threading.Lock()
@@ -238,6 +241,7 @@ class Run:
                 str(self.folder),
                 self._threads_now,
                 self.spec.in_turn,
+                self.text,
             )
 
     def _run(self) -> None:

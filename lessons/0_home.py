@@ -39,7 +39,7 @@ elif local:
 else:
     middle.caption("It is downloaded (1.1 MB) the first time you open the dataset lesson.")
 if (chosen := st.session_state.get(ui.DATASET_NAME_KEY, ui.SHAKESPEARE)) != ui.SHAKESPEARE:
-    middle.caption(f"The lessons use your text **{chosen}** (chosen in lesson 1).")
+    middle.caption(f"The lessons use **{chosen}** (chosen in lesson 1).")
 found = ui.checkpoint_choices()
 right.metric("Checkpoints", len(found))
 right.caption("\n\n".join(ui.checkpoint_label(p, m) for p, m in found) or "Train one in the training lesson.")

@@ -85,10 +85,19 @@ ui.header(
     PAGE,
     "A language model learns to continue text. Before any model, we need three things: **text**, a way to "
     "turn it into **numbers**, and a way to cut it into **training examples**. The lecture trains on "
-    "Tiny Shakespeare — 1.1 MB of plays — but any text file works.",
+    "Tiny Shakespeare — 1.1 MB of plays — but any text works: try the sample server log, or your own file. "
+    "The text you choose here is the one the later lessons train on.",
 )
 st.header("Choose the text")
 name, text = ui.choose_text()
+if name == ui.SAMPLE_LOGS:
+    st.caption(
+        "The web server log of an imaginary tea shop, one request per line in nginx's *combined* format: "
+        "address, time, request, status, size, referrer and browser. Visitors browse, fill carts and pay; "
+        "crawlers and scanners come by. `course/corpora.py` made it from a fixed seed "
+        "(`python -m course.corpora` writes it again, byte for byte). A model trained on it learns a "
+        "different vocabulary and a rigid structure instead of verse."
+    )
 
 st.header("Look at the data")
 show_stats(text)

@@ -13,14 +13,14 @@ from tinygpt.train import estimate_loss, get_lr, train
 
 PAGE = "lessons/4_training.py"
 
+name, text = ui.current_text()
 ui.header(
     PAGE,
     "Two models learn the same text from the same batches. The **bigram** predicts the next character from "
     "the current one alone, so its loss levels off near a floor. The **Transformer** attends to "
     "the whole block of characters before it: watch its validation loss cross that floor, and its samples "
-    "turn from gibberish into something that looks like a play.",
+    f"turn from gibberish into something that looks like the text they read: **{name}**, chosen in lesson 1.",
 )
-name, text = ui.current_text()
 if text is None:
     st.stop()
 data, registry = training_ui.training_data(name, text), runs.shared_registry()
@@ -36,7 +36,7 @@ training_ui.plan_facts(spec, problems, data, busy=training_ui.owns_active(run))
 ui.show_source(BigramLM, GPT.forward, label="Show the code: the two models, and where the loss is computed")
 training_ui.start_stop(registry, run, spec, data, problems)
 if run is not None:
-    training_ui.live(registry, run.id, floor, data.tokenizer.vocab_size)
+    training_ui.live(registry, run.id, floor, data)
 
 st.subheader("Your saved runs")
 training_ui.runs_list(registry, run, data)

@@ -186,15 +186,20 @@ def start_stop(registry, run, spec, data, problems) -> None:
         right.caption(f"Watching **{run.name}**, started in another browser session.")
 
 
-def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
-    """The run's record as it is now, redrawn every REFRESH seconds while it runs."""
+def live(registry, run_id: str, floor: float, data: plan.TrainingData) -> None:
+    """The run's record as it is now, redrawn every REFRESH seconds while it runs. The reference
+    lines (the counted bigram, uniform guessing) are `data`'s: left out when the run trains on another text."""
     active = registry.get(run_id).status in runs.ACTIVE
 
     @st.fragment(run_every=REFRESH if active else None)
     def panel() -> None:
         view = registry.get(run_id).view()
+        floor_now, vocab_size = reference_lines(view, floor, data)
         total = f" / {view.spec.train.max_steps:,}" if view.spec.train.max_steps else ""
-        st.progress(view.progress, text=f"**{view.name}**: {view.status}, step {view.step:,}{total}")
+        text = view.text.get("dataset", data.summary["dataset"])
+        st.progress(
+            view.progress, text=f"**{view.name}** on **{text}**: {view.status}, step {view.step:,}{total}"
+        )
         ui.metrics(
             [
                 ("Steps/s", f"{view.steps_per_sec:.1f}"),
@@ -204,16 +209,19 @@ def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
             ]
         )
         by = st.segmented_control("x axis", ["step", "time"], default="step", key="train_x", required=True)
-        ui.plot(loss_figure(view, floor, by, vocab_size), "train_chart")
+        ui.plot(loss_figure(view, floor_now, by, vocab_size), "train_chart")
+        references = (
+            "Dashed: a bigram made by counting which character follows which in the training text (plus one, "
+            "as in makemore), scored on the validation text: a reference, not a bound; a trained bigram can "
+            f"end a little above or below it. Dotted grey: ln({vocab_size}), the loss of a model that "
+            "guesses every character equally. "
+        )
         st.caption(
             f"Thin: each batch's loss, smoothed. Dotted and bold: train and val loss averaged over "
-            f"{view.spec.train.eval_iters} batches at each evaluation. Dashed: a bigram made by counting which "
-            "character follows which in the training text (plus one, as in makemore), scored on the validation "
-            "text: a reference, not a bound; a trained bigram can end a little above or below it. "
-            f"Dotted grey: ln({vocab_size}), the loss of a model that guesses every character equally. "
+            f"{view.spec.train.eval_iters} batches at each evaluation. {references * bool(vocab_size)}"
             f"{first_losses(view, vocab_size)}"
         )
-        samples(view, floor)
+        samples(view, floor_now)
         if view.save_problem:
             st.warning(view.save_problem, icon=":material/sd_card_alert:")
         if view.status == runs.FAILED:
@@ -227,19 +235,36 @@ def live(registry, run_id: str, floor: float, vocab_size: int) -> None:
     panel()
 
 
-def first_losses(view: runs.RunView, vocab_size: int) -> str:
-    """Each model's measured loss at its first step, beside ln(vocab_size)."""
+def reference_lines(
+    view: runs.RunView, floor: float, data: plan.TrainingData
+) -> tuple[float | None, int | None]:
+    """The counted bigram's loss and the vocabulary size, when the run trains on `data`'s text (the
+    one chosen in lesson 1); (None, None), with a note, when it trains on another."""
+    trained_on = view.text.get("dataset_sha256", data.summary["dataset_sha256"])
+    if trained_on == data.summary["dataset_sha256"]:
+        return floor, data.tokenizer.vocab_size
+    st.info(
+        f"This run trains on **{view.text.get('dataset')}**, and lesson 1's text is now "
+        f"**{data.summary['dataset']}**: the chart leaves out the reference lines measured on that text.",
+        icon=":material/swap_horiz:",
+    )
+    return None, None
+
+
+def first_losses(view: runs.RunView, vocab_size: int | None) -> str:
+    """Each model's measured loss at its first step, beside ln(vocab_size) when given."""
     firsts = [f"{NAMES[kind]} {t.losses[0]:.2f}" for kind, t in view.models.items() if t.losses]
     if not firsts:
         return ""
-    return f"First step's loss: {', '.join(firsts)}, against ln({vocab_size}) = {math.log(vocab_size):.2f}."
+    uniform = f", against ln({vocab_size}) = {math.log(vocab_size):.2f}" if vocab_size else ""
+    return f"First step's loss: {', '.join(firsts)}{uniform}."
 
 
-def samples(view: runs.RunView, floor: float) -> None:
-    """Each model's best val loss against the counted bigram, and its latest sample."""
+def samples(view: runs.RunView, floor: float | None) -> None:
+    """Each model's best val loss (against the counted bigram, when given), and its latest sample."""
     for col, (kind, trace) in zip(st.columns(len(view.models)), view.models.items(), strict=True):
         best = min((e["val_loss"] for e in trace.evals), default=None)
-        delta = None if best is None else f"{best - floor:+.2f} vs the counted bigram"
+        delta = None if best is None or floor is None else f"{best - floor:+.2f} vs the counted bigram"
         col.metric(
             f"{NAMES[kind]}: best val loss",
             "–" if best is None else f"{best:.3f}",

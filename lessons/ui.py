@@ -17,6 +17,7 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
+from course import corpora
 from course.saved_runs import SHIPPED_DIR
 from tinygpt import corpus
 from tinygpt.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
@@ -116,11 +117,13 @@ def plot(fig, key: str) -> None:
 
 # ---- the learner's text -------------------------------------------------------------------------
 # Chosen in lesson 1 and read by later lessons through current_text(): DATASET_NAME_KEY holds
-# "Tiny Shakespeare" or the uploaded file's name, DATASET_TEXT_KEY the text itself.
+# "Tiny Shakespeare", "Server logs (sample)" or the uploaded file's name, DATASET_TEXT_KEY the text itself.
 SHAKESPEARE = "Tiny Shakespeare"
+SAMPLE_LOGS = "Server logs (sample)"  # the shipped text that is not Shakespeare (course/corpora.py)
 DATASET_NAME_KEY = "dataset_name"
 DATASET_TEXT_KEY = "dataset_text"
 UPLOAD_TEXT = "Your own .txt file"
+TEXT_CHOICES = [SHAKESPEARE, SAMPLE_LOGS, UPLOAD_TEXT]
 OFFLINE_HELP = (
     "**Working offline?** Download `input.txt` from the lecture's repository on another machine, then "
     "start the app with `TINYGPT_DATA=/path/to/input.txt streamlit run app.py` — or upload any text "
@@ -158,6 +161,20 @@ def ensure_shakespeare() -> str | None:
         return None
 
 
+@st.cache_data(show_spinner=False, max_entries=1)
+def sample_logs_text() -> str:
+    return corpus.read_text_file(corpora.SAMPLE_LOGS)
+
+
+def sample_logs() -> str | None:
+    """The shipped sample log, or None (and a message) when the file is missing from this copy."""
+    try:
+        return sample_logs_text()
+    except corpus.DatasetError as e:
+        st.error(f"{e}. Run `python -m course.corpora` to write it again.", icon=":material/error:")
+        return None
+
+
 def set_dataset(name: str, text: str) -> None:
     """Make `text` (called `name`) the text every later lesson uses."""
     st.session_state[DATASET_NAME_KEY] = name
@@ -183,13 +200,18 @@ def choose_text() -> tuple[str, str]:
     chosen = st.session_state.get(DATASET_NAME_KEY, SHAKESPEARE)
     source = st.radio(
         "Which text?",
-        [SHAKESPEARE, UPLOAD_TEXT],
-        int(chosen != SHAKESPEARE),
+        TEXT_CHOICES,
+        TEXT_CHOICES.index(chosen if chosen in TEXT_CHOICES else UPLOAD_TEXT),
         key="dataset_source",
         horizontal=True,
         persist_state="session",
     )
-    name, text = (SHAKESPEARE, ensure_shakespeare()) if source == SHAKESPEARE else upload_text(chosen)
+    if source == SHAKESPEARE:
+        name, text = SHAKESPEARE, ensure_shakespeare()
+    elif source == SAMPLE_LOGS:
+        name, text = SAMPLE_LOGS, sample_logs()
+    else:
+        name, text = upload_text(chosen)
     if text is None:
         st.stop()
     set_dataset(name, text)
@@ -199,7 +221,7 @@ def choose_text() -> tuple[str, str]:
 def upload_text(chosen: str) -> tuple[str, str]:
     """The uploaded file's text (checked once per upload), or the one uploaded earlier."""
     file = st.file_uploader(f"A UTF-8 text file (up to {corpus.MAX_UPLOAD_BYTES // 10**6} MB)", type=["txt"])
-    if file is None and chosen != SHAKESPEARE:
+    if file is None and chosen not in TEXT_CHOICES:
         st.caption(f"Using **{chosen}**, which you uploaded earlier.")
         return chosen, st.session_state[DATASET_TEXT_KEY]
     if file is None:

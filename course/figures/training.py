@@ -42,10 +42,12 @@ def batch_curve(trace: ModelTrace, by: str = "step", points: int = 300) -> tuple
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
-def loss_figure(view: RunView, floor: float, by: str = "step", vocab_size: int | None = None) -> go.Figure:
+def loss_figure(
+    view: RunView, floor: float | None, by: str = "step", vocab_size: int | None = None
+) -> go.Figure:
     """Per model: the smoothed loss of each batch (thin), train and val loss at each evaluation
-    (dotted, bold); the counted bigram's loss (dashed) and, given the vocabulary's size, the loss of
-    uniform guessing, ln(vocab_size) (dotted). x: the step, or seconds (by="time")."""
+    (dotted, bold); given them, the counted bigram's loss (dashed) and the loss of uniform guessing,
+    ln(vocab_size) (dotted). x: the step, or seconds (by="time")."""
     key = "step" if by == "step" else "elapsed"
     data = []
     for kind, trace in view.models.items():
@@ -65,7 +67,7 @@ def loss_figure(view: RunView, floor: float, by: str = "step", vocab_size: int |
                     marker=dict(size=5),
                 )
             )
-    levels = [(floor, "dash", f"a bigram counted from the text: {floor:.2f}")]
+    levels = [] if floor is None else [(floor, "dash", f"a bigram counted from the text: {floor:.2f}")]
     if vocab_size:
         levels.append(
             (
