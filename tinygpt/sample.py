@@ -134,10 +134,10 @@ class _CachedStep:
 
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """The ids to start generating from, never raising: characters outside the vocabulary are
-    replaced (`tokenizer.default_replacement()`), and an empty prompt starts from a newline (or
-    the vocabulary's first character)."""
-    return tokenizer.encode(prompt, unknown="replace") or [tokenizer.stoi.get("\n", 0)]
+    """The ids to start generating from, for any tokenizer (tinygpt.tokenizers), never raising:
+    what the vocabulary lacks is replaced (`tokenizer.default_replacement()`; a word model's unknown
+    token), and an empty prompt starts from a newline (or token 0 without one)."""
+    return tokenizer.encode(prompt, unknown="replace") or tokenizer.encode("\n", unknown="drop")[:1] or [0]
 
 
 def generate_text(model, tokenizer, prompt: str, cfg: SampleConfig = SampleConfig()) -> str:
