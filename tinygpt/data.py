@@ -99,11 +99,17 @@ class CharTokenizer:
 class Splits:
     """The encoded text cut in two: the first part trains, the rest measures generalisation.
     `chars_per_token`: validation characters per validation token (1 for characters), what turns
-    a loss per token into bits per character."""
+    a loss per token into bits per character; `train_chars_per_token` the same for the training
+    part (None: as validation's)."""
 
     train: torch.Tensor
     val: torch.Tensor
     chars_per_token: float = 1.0
+    train_chars_per_token: float | None = None
+
+    def __post_init__(self):
+        if self.train_chars_per_token is None:  # frozen: set the default through object.__setattr__
+            object.__setattr__(self, "train_chars_per_token", self.chars_per_token)
 
 
 def split_text(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
@@ -115,10 +121,15 @@ def split_text(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
 
 
 def encode_splits(train_text: str, val_text: str, tokenizer) -> Splits:
-    """Both parts encoded by `tokenizer` (any of tinygpt.tokenizers), with the validation part's
-    characters per token."""
+    """Both parts encoded by `tokenizer` (any of tinygpt.tokenizers), with each part's characters
+    per token."""
     train, val = encode_text(train_text, tokenizer), encode_text(val_text, tokenizer)
-    return Splits(train, val, chars_per_token=len(val_text) / max(1, len(val)))
+    return Splits(
+        train,
+        val,
+        chars_per_token=len(val_text) / max(1, len(val)),
+        train_chars_per_token=len(train_text) / max(1, len(train)),
+    )
 
 
 def bits_per_char(loss_nats_per_token: float, chars_per_token: float) -> float:
