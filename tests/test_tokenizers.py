@@ -10,7 +10,7 @@ import pytest
 
 from tinygpt.bpe import BPETokenizer
 from tinygpt.data import CharTokenizer, TokenizerError, encode_splits, split_text
-from tinygpt.sample import encode_prompt
+from tinygpt.sample import decode_stream, encode_prompt
 from tinygpt.tokenizers import (
     TOKENIZERS,
     UNKNOWN_WORD,
@@ -124,3 +124,10 @@ def test_bpe_to_512_on_the_train_split_takes_seconds(text, is_real_shakespeare):
     seconds = time.perf_counter() - start
     assert tok.vocab_size == 512 or not is_real_shakespeare
     assert seconds < 15  # about 1.1 s on a 2-core CPU (docs/training.md)
+
+
+def test_a_stream_of_bpe_tokens_waits_for_whole_characters():
+    tok = make_tokenizer("bpe", "plain ascii text", 260)
+    text = "café ☃ ok"
+    pieces = list(decode_stream(tok, tok.encode(text)))  # é and ☃ are several byte tokens each
+    assert "".join(pieces) == text and not any("\ufffd" in p for p in pieces)
