@@ -83,6 +83,11 @@ L = t.layers[layer]
 
 st.subheader("LayerNorm: each token rescaled to mean 0, spread 1, then a learned weight per channel")
 ui.plot(figures.layernorm_figure(L.resid_in, L.ln_1, labels, pos), "inside_fig_ln")
+if config.norm == "rmsnorm":
+    st.caption(
+        "This model uses **RMSNorm**: it divides each token by its root mean square and subtracts no mean, "
+        "so its means after the norm are not 0."
+    )
 st.markdown(
     "The lecture writes it by hand from makemore's BatchNorm: the same arithmetic over the other axis. "
     "BatchNorm normalises each **column**, one channel across the batch, so a token's result depends on the "

@@ -47,6 +47,7 @@ def test_lessons_5_and_6_open_on_a_switched_model(switched_run):
         assert len(inside.header) == 5  # every section
         assert f"reads {ckpt.tokenizer.kind} tokens, not characters" in infos
         assert "RMSNorm ln_1" in inside.get("graphviz_chart")[0].proto.spec
+        assert any("uses **RMSNorm**" in c.value for c in inside.caption)
     generate = app_test("lessons/6_generate.py").run()
     assert not generate.exception, generate.exception
     unit = {"bpe": "BPE tokens", "word": "word tokens"}[ckpt.tokenizer.kind]
