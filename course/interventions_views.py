@@ -109,7 +109,8 @@ def _stream(site: Site) -> str:
 
 def copy_sentence(nc: NameCopy) -> str:
     """Whether greedy decoding completes the repeated name, and the characters' probabilities."""
-    first, name = nc.text[nc.text.rindex(nc.chars) - 1], nc.text[nc.text.rindex(nc.chars) - 1 :]
+    first = nc.text[nc.text.rindex(nc.chars) - 1]
+    name = first + nc.chars
     done = (
         "it copies the name"
         if nc.completion == nc.chars
