@@ -30,26 +30,43 @@ MAX_HALF = 48  # characters in each copy, at most (block_size // 2 for small mod
 class Induction:
     """Per-head induction scores on `rows` random strings of `half` characters, each repeated once."""
 
-    scores: (
-        torch.Tensor
-    )  # (n_layer, n_head): mean attention from the second copy to the token after the first
+    # (n_layer, n_head): the mean attention from the second copy to the token after the earlier copy
+    scores: torch.Tensor
     baseline: float  # the same mean for attention spread evenly over the past
     loss_first: float  # the model's loss on the first copy (nothing to copy from: about ln(vocab_size))
     loss_second: float  # and on the second copy (after its first character)
     loss_rise: torch.Tensor  # (n_layer, n_head): how much the second copy's loss rises without each head
+    previous: torch.Tensor  # (n_layer, n_head): the mean attention from each position to the one before
     half: int
     rows: int
 
+    @property
+    def cutoff(self) -> float:
+        return max(THRESHOLD, RATIO * self.baseline)
+
     def heads(self) -> list[Site]:
         """The heads that pass both cut-offs, best first."""
-        cut = max(THRESHOLD, RATIO * self.baseline)
-        order = self.scores.flatten().argsort(descending=True).tolist()
+        flat = self.scores.flatten()
         n_head = self.scores.size(1)
-        return [Site("head", *divmod(i, n_head)) for i in order if self.scores.flatten()[i] >= cut]
+        return [
+            Site("head", *divmod(i, n_head))
+            for i in flat.argsort(descending=True).tolist()
+            if flat[i] >= self.cutoff
+        ]
 
     def best(self) -> Site:
-        layer, head = divmod(int(self.scores.argmax()), self.scores.size(1))
-        return Site("head", layer, head)
+        """The head with the highest induction score."""
+        return _argmax(self.scores)
+
+    def key_head(self) -> Site:
+        """The best induction head; without one, the head whose absence costs the second copy most."""
+        found = self.heads()
+        return found[0] if found else _argmax(self.loss_rise)
+
+
+def _argmax(grid: torch.Tensor) -> Site:
+    layer, head = divmod(int(grid.argmax()), grid.size(1))
+    return Site("head", layer, head)
 
 
 def repeated_tokens(vocab_size: int, half: int, rows: int, seed: int = 0) -> torch.Tensor:
@@ -63,6 +80,13 @@ def induction_scores(maps: torch.Tensor, half: int) -> torch.Tensor:
     that a query i of the second copy puts on key i - half + 1, the token after its earlier copy."""
     queries = torch.arange(half, 2 * half)
     return maps[:, :, :, queries, queries - half + 1].mean(dim=(1, 3))  # (n_layer, nh)
+
+
+def previous_scores(maps: torch.Tensor) -> torch.Tensor:
+    """For each head the mean weight a query i puts on key i - 1, the character just before: the
+    first half of an induction circuit, which an induction head in a later block reads."""
+    queries = torch.arange(1, maps.size(-1))
+    return maps[:, :, :, queries, queries - 1].mean(dim=(1, 3))  # (n_layer, nh)
 
 
 def copy_loss(logits: torch.Tensor, idx: torch.Tensor, half: int) -> tuple[float, float]:
@@ -94,17 +118,17 @@ def measure(
             rise[layer, head] = copy_loss(ablated, idx, half)[1] - second
     queries = torch.arange(half, 2 * half, dtype=torch.float)
     baseline = float((1 / (queries + 1)).mean())  # even attention over i + 1 keys
-    return Induction(induction_scores(maps, half), baseline, first, second, rise, half, rows)
+    scores, previous = induction_scores(maps, half), previous_scores(maps)
+    return Induction(scores, baseline, first, second, rise, previous, half, rows)
 
 
 def verdict(ind: Induction, vocab_size: int) -> str:
-    """Whether the model has induction heads, in a sentence or two decided by the numbers."""
-    found = ind.heads()
+    """Whether the model has induction heads, in two or three sentences decided by the numbers."""
+    found, cut = ind.heads(), ind.cutoff
     losses = (
         f"On the second copy its loss is {ind.loss_second:.2f} against {ind.loss_first:.2f} on the first "
         f"(guessing at random: ln {vocab_size} = {math.log(vocab_size):.2f})."
     )
-    cut = max(THRESHOLD, RATIO * ind.baseline)
     if found:
         names = ", ".join(str(s) for s in found[:4]) + (" …" if len(found) > 4 else "")
         return (
@@ -112,12 +136,19 @@ def verdict(ind: Induction, vocab_size: int) -> str:
             f"each puts at least {cut:.0%} of its attention on the character after the earlier copy, "
             f"where even attention would put {ind.baseline:.1%}. {losses}"
         )
-    best = ind.best()
-    return (
-        f"**No: this model has no induction head.** Its most induction-like head, {best}, puts "
-        f"{float(ind.scores.max()):.0%} of its attention on the character after the earlier copy "
+    text = (
+        f"**No: this model has no induction head.** Its most induction-like head, {ind.best()}, puts "
+        f"{float(ind.scores.max()):.1%} of its attention on the character after the earlier copy "
         f"(the cut-off is {cut:.0%}; even attention would put {ind.baseline:.1%}). {losses}"
     )
+    prev = _argmax(ind.previous)
+    if float(ind.previous.max()) >= THRESHOLD:
+        text += (
+            f" It does have the circuit's first half: {prev} puts {float(ind.previous.max()):.0%} of its "
+            "attention on the character just before, a previous-token head"
+            + (", but no later block uses it to copy." if prev.layer < ind.scores.size(0) - 1 else ".")
+        )
+    return text
 
 
 # ---- a repeated name ---------------------------------------------------------------------------

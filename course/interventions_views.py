@@ -37,19 +37,24 @@ def heads_sentence(ab: Ablations, n_heads: int) -> str:
     matter, helps = int((rises > MATTERS).sum()), int((rises < 0).sum())
     text = (
         f"Switching off {head_label(top)} costs the most: the loss goes from {ab.clean:.3f} to "
-        f"{ab.clean + ab.rise[top]:.3f} ({ab.rise[top]:+.3f}) on {ab.tokens:,} characters of validation text. "
-        f"{matter} of {n_heads} heads raise it by more than {MATTERS}"
+        f"{ab.clean + ab.rise[top]:.3f} ({ab.rise[top]:+.3f}) on {ab.tokens:,} characters of validation text."
     )
+    if n_heads == 1:
+        return text + " It is this model's only head."
+    text += f" Heads that raise it by more than {MATTERS}: {matter} of {n_heads}"
     if helps:
         text += f"; without {helps} of them it even falls a little"
     return text + "."
 
 
-def parts_sentence(ab: Ablations) -> str:
-    """The whole attention layers and MLPs, switched off one at a time."""
-    top = ab.top()
+def parts_sentence(parts: Ablations, heads: Ablations) -> str:
+    """The whole attention layers and MLPs switched off one at a time, against the costliest head."""
+    top, head = parts.top(), heads.top()
     name = f"block {top.layer}'s {'attention' if top.stage == 'attn' else 'MLP'}"
-    return f"Whole parts matter more than single heads: without {name} the loss rises by {ab.rise[top]:+.2f}."
+    text = f"Without {name} the loss rises by {parts.rise[top]:+.2f}"
+    if parts.rise[top] > 2 * heads.rise[head]:
+        return text + f", more than twice as much as without the costliest head ({heads.rise[head]:+.2f})."
+    return text + f"; without the costliest head, by {heads.rise[head]:+.2f}."
 
 
 def next_rows(clean: torch.Tensor, ablated: torch.Tensor, itos: dict, k: int = 8) -> list[dict]:
@@ -88,7 +93,8 @@ def patch_summary(pm: PatchMap, labels: tuple[str, ...], itos: dict) -> str:
         big = int((pm.restored >= 0.25).sum())
         return text + (
             f"Patching {STAGES[pm.stage]} alone restores the most at {row_label(pm.rows[row])}, "
-            f"{labels[pos]}: {float(pm.restored[row, pos]):.0%}; {big} of the map's cells restore 25% or more."
+            f"{labels[pos]}: {float(pm.restored[row, pos]):.0%}. Cells that restore 25% or more: {big} of "
+            f"{pm.restored.numel()}."
         )
     if T - 1 in pm.differ:
         return text + "They differ at the last position itself, so the difference sits there from the start."

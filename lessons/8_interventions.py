@@ -68,7 +68,7 @@ ui.plot(figures.head_map_figure(heads, config.n_layer, config.n_head, site), "in
 st.markdown(interventions_views.heads_sentence(heads, config.n_layer * config.n_head))
 parts = iui.part_ablations(picked, ref, mode)
 ui.plot(figures.parts_figure(parts, config.n_layer), "interventions_fig_parts")
-st.markdown(interventions_views.parts_sentence(parts))
+st.markdown(interventions_views.parts_sentence(parts, heads))
 if not config.mlp:
     st.info("This model has no MLPs (its feed-forward networks are switched off): only attention can go.")
 
@@ -102,8 +102,10 @@ st.markdown(
     "run: 0% means that activation carries none of the difference, 100% all of it."
 )
 c1, c2, c3 = st.columns([2, 2, 1])
-clean_prompt = c1.text_input("Clean prompt", CLEAN, key="interventions_clean")
-corrupt_prompt = c2.text_input("Corrupt prompt (the same length)", CORRUPT, key="interventions_corrupt")
+clean_prompt = c1.text_area("Clean prompt", CLEAN, height=80, key="interventions_clean")
+corrupt_prompt = c2.text_area(
+    "Corrupt prompt (the same length)", CORRUPT, height=80, key="interventions_corrupt"
+)
 stages = [s for s in ("resid", "attn", "mlp") if s != "mlp" or config.mlp]
 stage = c3.radio("Patch", stages, format_func=iv.STAGES.get, key="interventions_stage")
 iui.patching(picked, clean_prompt, corrupt_prompt, stage)
@@ -115,7 +117,6 @@ if isinstance(ind, str):
     st.info(ind, icon=":material/info:")
     ui.next_lesson(PAGE)
     st.stop()
-cut = max(induction.THRESHOLD, induction.RATIO * ind.baseline)
 st.markdown(
     f"Feed the model {ind.rows} strings of {ind.half} random characters, each written twice. Nothing predicts the "
     "first copy; in the second, a model can copy: at each character, look back at the same character in the "
@@ -123,7 +124,7 @@ st.markdown(
     "second copy to the position after its earlier copy — an **induction head**. Its score is that attention, "
     "averaged."
 )
-ui.plot(figures.induction_figure(ind, cut), "interventions_fig_induction")
+ui.plot(figures.induction_figure(ind, ind.cutoff), "interventions_fig_induction")
 ui.metrics(
     [
         ("loss on the first copy", f"{ind.loss_first:.2f}"),
@@ -132,8 +133,11 @@ ui.metrics(
     ]
 )
 st.markdown(induction.verdict(ind, config.vocab_size))
+head = ind.key_head()
+why = "its best induction head" if ind.heads() else "the head whose absence costs the second copy most"
 st.markdown(
-    f"**A repeated name.** The same test on text: a name the model never saw, written twice, read with and without {ind.best()} (replaced by its mean activation)."
+    f"**A repeated name.** The same test on text: a name the model never read, written twice, read with and "
+    f"without {head}, {why} (replaced by its mean activation)."
 )
 iui.copying(picked, ref, ind)
 ui.show_source(induction.induction_scores, induction.copy_loss)

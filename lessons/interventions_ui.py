@@ -73,13 +73,14 @@ def head_choice(ab: iv.Ablations, n_layer: int, n_head: int) -> Site:
     options = list(range(n_layer * n_head))
     top = ab.top()
     site = lambda i: Site("head", *divmod(i, n_head))  # noqa: E731
+    # plain labels: a label with the head's rise would go stale in the browser when the ablation changes
     chosen = st.selectbox(
         "Head",
         options,
         top.layer * n_head + top.head,
-        format_func=lambda i: interventions_views.head_label(site(i), ab),
+        format_func=lambda i: interventions_views.head_label(site(i)),
         key="interventions_head",
-        help="Each head with how much the validation loss rises without it.",
+        help="First chosen: the head whose absence costs the most.",
     )
     return site(chosen)
 
@@ -143,7 +144,7 @@ def name_copy(picked: ui.Picked, ref: Reference, name: str, head: Site) -> induc
 def copying(picked: ui.Picked, ref: Reference, ind: induction.Induction) -> None:
     """A name typed by the learner, repeated: does the model copy it?"""
     name = st.text_input("A name the model has never read", "Zorbak", max_chars=40, key="interventions_name")
-    nc = name_copy(picked, ref, name.strip(), ind.best())
+    nc = name_copy(picked, ref, name.strip(), ind.key_head())
     if isinstance(nc, str):
         st.info(f"{nc[0].upper()}{nc[1:]}.", icon=":material/info:")
         return

@@ -186,7 +186,8 @@ def test_a_hand_built_copying_head_scores_far_above_a_random_model():
     rand = induction.measure(GPT(config).eval(), "zero")
     assert built.half == rand.half == T // 2
     # not 1: in random strings of 32 characters a character often occurs more than once
-    assert built.scores[1, 0] > 0.7 and built.heads() == [Site("head", 1, 0)]
+    assert built.scores[1, 0] > 0.7 and built.heads() == [Site("head", 1, 0)] == [built.key_head()]
+    assert built.previous[0, 0] > 0.9  # block 0's head: the previous-token head
     assert rand.scores.max() < 2 * rand.baseline and rand.heads() == []
     assert built.scores[1, 0] > 5 * rand.scores.max()
     assert built.loss_second < 1 < 3 < built.loss_first  # it copies the second half
@@ -224,7 +225,10 @@ def test_the_shipped_model_has_no_induction_head_and_says_so(shipped):
     model = shipped.model
     ind = induction.measure(model, "zero", rows=2)
     assert ind.heads() == [] and ind.scores.max() < induction.THRESHOLD
-    assert "No: this model has no induction head" in induction.verdict(ind, 65)
+    assert ind.previous[0, 1] > 0.5  # block 0, head 1 attends to the character just before
+    text = induction.verdict(ind, 65)
+    assert "No: this model has no induction head" in text
+    assert "block 0, head 1 puts" in text and "a previous-token head, but no later block uses it" in text
 
 
 def test_a_one_layer_one_head_model_gets_every_result():

@@ -111,10 +111,10 @@ def test_patching_another_stage_or_other_prompts(at):
     at.radio(key="interventions_stage").set_value("attn").run()
     attn = decode_array(chart(at, "patch")["data"][0]["z"])
     assert attn.shape == (4, 35) and "attention's output alone restores the most" in shown(at)
-    at.text_input(key="interventions_corrupt").input("JULIET:").run()
+    at.text_area(key="interventions_corrupt").input("JULIET:").run()
     assert not at.exception, at.exception
     assert any("equally long" in i.value for i in at.info)
-    at.text_input(key="interventions_corrupt").input(at.text_input(key="interventions_clean").value).run()
+    at.text_area(key="interventions_corrupt").input(at.text_area(key="interventions_clean").value).run()
     assert any("the two prompts are the same" in i.value for i in at.info)
 
 
