@@ -11,6 +11,7 @@ import torch
 from course import induction, interventions_views
 from course import interventions as iv
 from course.interventions import InterventionError, Site
+from course.rungs import RUNGS, build_rung
 from tinygpt import GPT, GPTConfig, load_checkpoint
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-gpt.safetensors"
@@ -247,3 +248,21 @@ def test_a_one_layer_one_head_model_gets_every_result():
         assert pm.restored.shape == (1, 16)
     except InterventionError as e:  # an untrained model may predict the same either way
         assert "no difference to trace" in str(e)
+
+
+@pytest.mark.parametrize("key", [k for k in RUNGS if k != "bigram"])
+def test_every_rung_of_the_ladder_takes_every_intervention(key):
+    torch.manual_seed(0)
+    model = build_rung(RUNGS[key], 65).eval()
+    config = model.config
+    x, y = iv.reference_batch(ids(model, T=300)[0], config.block_size, rows=2)
+    means = iv.mean_activations(model, x, iv.heads(model) + iv.layers(model))
+    heads = iv.ablate_each(model, x, y, iv.heads(model), "mean", means)
+    parts = iv.ablate_each(model, x, y, iv.layers(model), "zero")
+    assert heads.grid(config.n_layer, config.n_head).isfinite().all()
+    assert len(parts.rise) == config.n_layer * (1 + config.mlp)
+    assert induction.measure(model, "zero", rows=2).scores.shape == (config.n_layer, config.n_head)
+    idx = ids(model)
+    clean, seen = iv.run(model, idx, read=iv.patch_sites(model, "resid"))
+    for site, act in seen.items():
+        assert torch.equal(iv.run(model, idx, {site: iv.patch_all(act[0])})[0], clean), site
