@@ -146,7 +146,11 @@ def verdict(ind: Induction, vocab_size: int) -> str:
         text += (
             f" It does have the circuit's first half: {prev} puts {float(ind.previous.max()):.0%} of its "
             "attention on the character just before, a previous-token head"
-            + (", but no later block uses it to copy." if prev.layer < ind.scores.size(0) - 1 else ".")
+            + (
+                ", but no later block uses it to copy."
+                if prev.layer < ind.scores.size(0) - 1
+                else ", in the last block: no block after it can use it to copy."
+            )
         )
     return text
 

@@ -301,7 +301,9 @@ def patch_map(model: GPT, clean: list[int], corrupt: list[int], stage: str = "re
             f"(they are {len(clean)} and {len(corrupt)} characters)"
         )
     if len(clean) > model.config.block_size:
-        raise InterventionError(f"this model reads at most {model.config.block_size} characters, not {len(clean)}")
+        raise InterventionError(
+            f"this model reads at most {model.config.block_size} characters, not {len(clean)}"
+        )
     differ = tuple(i for i, (a, b) in enumerate(zip(clean, corrupt, strict=True)) if a != b)
     if not differ:
         raise InterventionError("the two prompts are the same: change at least one character of one")

@@ -21,7 +21,8 @@ MODES = {"mean": "its mean activation", "zero": "zeros"}
 
 ui.header(
     PAGE,
-    "Lesson 5 opened one forward pass. Here you **intervene** in it, as interpretability research does: "
+    "The lecture ends with lesson 7; this lesson goes past it. Lesson 5 opened one forward pass. Here you "
+    "**intervene** in it, as interpretability research does: "
     "switch a part off and see what breaks, copy one prompt's activation into another prompt's run and see "
     "where a difference is carried, and look for heads that complete a repeated sequence. Each intervention "
     "is a hook on the model's own modules; without one, the run is the model's own, bit for bit.",
