@@ -65,7 +65,7 @@ if ref.unknown:
         f"{ref.unknown} characters of this text are not in the model's vocabulary: it reads a stand-in."
     )
 site = iui.head_choice(heads, config.n_layer, config.n_head)
-ui.plot(figures.head_map_figure(heads, config.n_layer, config.n_head, site), "interventions_fig_heads")
+iui.head_map(heads, config.n_layer, config.n_head, site)
 st.markdown(interventions_views.heads_sentence(heads, config.n_layer * config.n_head))
 parts = iui.part_ablations(picked, ref, mode)
 ui.plot(figures.parts_figure(parts, config.n_layer), "interventions_fig_parts")

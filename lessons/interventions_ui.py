@@ -68,8 +68,19 @@ def without(picked: ui.Picked, ref: Reference, ids: tuple, site: Site, mode: str
     return iv.without(picked.checkpoint.model, idx, site, mode, ref.means)[-1]
 
 
+HEAD_KEY, HEAD_MAP = "interventions_head", "interventions_fig_heads"
+
+
+def _take_click(n_heads: int) -> None:
+    """Called when the head map's selection changes: a clicked head becomes the chooser's value."""
+    state = st.session_state.get(HEAD_MAP)
+    points = state.selection.points if state else []
+    if points and points[0].get("curve_number") == 1 and points[0].get("point_index", n_heads) < n_heads:
+        st.session_state[HEAD_KEY] = points[0]["point_index"]
+
+
 def head_choice(ab: iv.Ablations, n_layer: int, n_head: int) -> Site:
-    """A head chooser, the costliest head first chosen."""
+    """A head chooser (a click on the head map sets it too), the costliest head first chosen."""
     options = list(range(n_layer * n_head))
     top = ab.top()
     site = lambda i: Site("head", *divmod(i, n_head))  # noqa: E731
@@ -79,10 +90,22 @@ def head_choice(ab: iv.Ablations, n_layer: int, n_head: int) -> Site:
         options,
         top.layer * n_head + top.head,
         format_func=lambda i: interventions_views.head_label(site(i)),
-        key="interventions_head",
-        help="First chosen: the head whose absence costs the most.",
+        key=HEAD_KEY,
+        help="Or click a head on the map. First chosen: the head whose absence costs the most.",
     )
     return site(chosen)
+
+
+def head_map(ab: iv.Ablations, n_layer: int, n_head: int, site: Site) -> None:
+    """The head map, whose cells can be clicked to choose a head (see `_take_click`)."""
+    fig = figures.head_map_figure(ab, n_layer, n_head, site)
+    st.plotly_chart(
+        fig,
+        key=HEAD_MAP,
+        on_select=lambda: _take_click(n_layer * n_head),
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
 
 
 # ---- patching ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The "which part does what" lesson in a real browser, over the shipped GPT: reach it through the
-navigation, see its three sections and seven charts, switch to zero ablation and watch the head map
-follow, and find no exception box or console error. Leaves test-artifacts/interventions.png."""
+navigation, see its three sections and seven charts, click a head on the head map and see it chosen,
+switch to zero ablation and watch the head map follow, and find no exception box or console error. Leaves test-artifacts/interventions.png."""
 
 import pytest
 from conftest import assert_no_streamlit_exception, screenshot, wait_for_idle
@@ -31,6 +31,20 @@ def test_interventions_page_in_browser(streamlit_server, page, console_errors):
     wait_for_idle(page)
     expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(7, timeout=30_000)
     expect(page.get_by_text("(mean ablation)")).to_be_attached(timeout=30_000)  # the head map's title
+
+    # a click on a cell of the head map chooses that head (block 1, head 2 is point 1 * 4 + 2)
+    cell = page.locator(".st-key-interventions_fig_heads .scatterlayer .point").nth(6).bounding_box()
+    page.mouse.click(cell["x"] + cell["width"] / 2, cell["y"] + cell["height"] / 2)
+    wait_for_idle(page)
+    expect(page.get_by_role("heading", name="What block 1, head 2 does on a prompt")).to_be_visible(
+        timeout=30_000
+    )
+    page.locator(".st-key-interventions_head").click()  # the chooser still moves away from the click
+    page.get_by_role("option", name="block 3, head 0").click()
+    wait_for_idle(page)
+    expect(page.get_by_role("heading", name="What block 3, head 0 does on a prompt")).to_be_visible(
+        timeout=30_000
+    )
 
     page.locator(".st-key-interventions_mode").get_by_text("zeros").click()
     wait_for_idle(page)

@@ -31,13 +31,16 @@ def _outline(layer: int, head: int) -> dict:
 
 
 def head_map_figure(ab: Ablations, n_layer: int, n_head: int, selected: Site | None = None) -> go.Figure:
-    """Layers × heads, each cell the rise in validation loss when that head is switched off."""
+    """Layers × heads, each cell the rise in validation loss when that head is switched off. A
+    transparent marker sits on each cell (trace 1, point layer * n_head + head): plotly selects
+    points but not heatmap cells, so the page knows which head a click chose."""
     z = _np(ab.grid(n_layer, n_head))
     top = max(float(np.nanmax(np.abs(z))), 1e-6)
+    x, y = [f"head {h}" for h in range(n_head)], [f"block {i}" for i in range(n_layer)]
     heat = go.Heatmap(
         z=z,
-        x=[f"head {h}" for h in range(n_head)],
-        y=[f"block {i}" for i in range(n_layer)],
+        x=x,
+        y=y,
         zmid=0,
         zmin=-top,
         zmax=top,
@@ -47,7 +50,16 @@ def head_map_figure(ab: Ablations, n_layer: int, n_head: int, selected: Site | N
         xgap=2,
         ygap=2,
         colorbar=dict(thickness=10, title="loss +"),
-        hovertemplate="%{y}, %{x}: the loss rises by %{z:.4f}<extra></extra>",
+        hoverinfo="skip",  # the markers hover instead
+    )
+    cells = go.Scatter(
+        x=[h for _ in y for h in x],
+        y=[i for i in y for _ in x],
+        customdata=z.flatten(),
+        mode="markers",
+        marker=dict(symbol="square", size=40, color="rgba(0,0,0,0)"),
+        showlegend=False,
+        hovertemplate="%{y}, %{x}: the loss rises by %{customdata:.4f}; click to choose<extra></extra>",
     )
     layout = _layout(
         f"Validation loss {ab.clean:.3f}: how much it rises without each head ({ab.mode} ablation)",
@@ -55,7 +67,7 @@ def head_map_figure(ab: Ablations, n_layer: int, n_head: int, selected: Site | N
         yaxis=dict(autorange="reversed"),
         shapes=[_outline(selected.layer, selected.head)] if selected is not None else [],
     )
-    return go.Figure(heat, layout)
+    return go.Figure([heat, cells], layout)
 
 
 def parts_figure(ab: Ablations, n_layer: int) -> go.Figure:
