@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.bench_inside import SHARED_DATA, ScriptClock, ms, timed
 from bench.machine import machine
-from course import induction
+from course import induction, patching
 from course import interventions as iv
 from tinygpt import corpus, load_checkpoint, split_data
 
@@ -55,7 +55,9 @@ def course_timings(text: str) -> dict:
     }
     a, b = tok.encode(CLEAN), tok.encode(CORRUPT)
     for stage in ("resid", "attn", "mlp"):
-        out[f"patch_{stage}_ms"] = round(1e3 * timed(lambda stage=stage: iv.patch_map(model, a, b, stage)), 1)
+        out[f"patch_{stage}_ms"] = round(
+            1e3 * timed(lambda stage=stage: patching.patch_map(model, a, b, stage)), 1
+        )
     out["head_map_meets_target"] = head_map <= HEAD_MAP_S
     return out
 

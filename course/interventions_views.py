@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 
 from course.induction import NameCopy
-from course.interventions import STAGES, Ablations, PatchMap, Site
+from course.interventions import STAGES, Ablations, Site
+from course.patching import PatchMap
 from course.text import char_label
 
 MATTERS = 0.01  # a rise in loss (nats) below this is noise on a slice of a few hundred characters

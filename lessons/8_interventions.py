@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from course import induction, interventions_views
+from course import induction, interventions_views, patching
 from course import interventions as iv
 from course.figures import interventions as figures
 from lessons import inside_ui, ui
@@ -109,8 +109,8 @@ corrupt_prompt = c2.text_area(
 )
 stages = [s for s in ("resid", "attn", "mlp") if s != "mlp" or config.mlp]
 stage = c3.radio("Patch", stages, format_func=iv.STAGES.get, key="interventions_stage")
-iui.patching(picked, clean_prompt, corrupt_prompt, stage)
-ui.show_source(iv.patch_map, iv.patch)
+iui.patch_section(picked, clean_prompt, corrupt_prompt, stage)
+ui.show_source(patching.patch_map, iv.patch)
 
 st.header("3 · Induction heads: copying what came before")
 ind = iui.induction_heads(picked, ref)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import streamlit as st
 import torch
 
-from course import induction, interventions_views
+from course import induction, interventions_views, patching
 from course import interventions as iv
 from course.figures import interventions as figures
 from course.generation import read_prompt
@@ -112,9 +112,9 @@ def head_map(ab: iv.Ablations, n_layer: int, n_head: int, site: Site) -> None:
 
 
 @st.cache_resource(show_spinner="Patching each block at each position…", max_entries=16, hash_funcs=BY_KEY)
-def patch_map(picked: ui.Picked, clean: tuple, corrupt: tuple, stage: str) -> iv.PatchMap | str:
+def patch_map(picked: ui.Picked, clean: tuple, corrupt: tuple, stage: str) -> patching.PatchMap | str:
     try:
-        return iv.patch_map(picked.checkpoint.model, list(clean), list(corrupt), stage)
+        return patching.patch_map(picked.checkpoint.model, list(clean), list(corrupt), stage)
     except InterventionError as e:
         return str(e)
 
@@ -131,7 +131,7 @@ def read_pair(picked: ui.Picked, clean: str, corrupt: str) -> tuple[tuple, tuple
     return a, b, tuple(labels)
 
 
-def patching(picked: ui.Picked, clean: str, corrupt: str, stage: str) -> None:
+def patch_section(picked: ui.Picked, clean: str, corrupt: str, stage: str) -> None:
     """The patch map of two prompts and what it says, or why there is none."""
     a, b, labels = read_pair(picked, clean, corrupt)
     pm = patch_map(picked, a, b, stage)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course import induction, interventions_views
+from course import induction, interventions_views, patching
 from course import interventions as iv
 from course.interventions import InterventionError, Site
 from course.rungs import RUNGS, build_rung
@@ -33,7 +33,7 @@ def ids(model, T: int | None = None, seed: int = 1, rows: int = 1) -> torch.Tens
 
 
 def every_site(model) -> list[Site]:
-    return iv.heads(model) + iv.layers(model) + iv.patch_sites(model, "resid")
+    return iv.heads(model) + iv.layers(model) + patching.patch_sites(model, "resid")
 
 
 SWITCHES = [
@@ -100,7 +100,7 @@ def test_without_an_mlp_or_past_the_last_block_the_error_says_why():
         iv.run(fresh(), ids(fresh()), {Site("head", 0, 5): iv.zero})
     assert Site("mlp", 0) not in iv.layers(model)
     with pytest.raises(InterventionError, match="no MLP"):
-        iv.patch_sites(model, "mlp")
+        patching.patch_sites(model, "mlp")
 
 
 def test_each_part_switched_off_raises_the_shipped_models_loss(shipped):
@@ -121,7 +121,7 @@ def test_each_part_switched_off_raises_the_shipped_models_loss(shipped):
 def test_patching_maps_where_the_difference_lives(shipped):
     tok, model = shipped.tokenizer, shipped.model
     clean, corrupt = "MERCUTIO:\nA plague o' both your hou", "MERCUTIO:\nA plague o' both your mou"
-    pm = iv.patch_map(model, tok.encode(clean), tok.encode(corrupt), "resid")
+    pm = patching.patch_map(model, tok.encode(clean), tok.encode(corrupt), "resid")
     T, diff = len(clean), clean.index("hou")
     assert pm.differ == (diff,) and pm.restored.shape == (5, T)
     assert tok.itos[pm.target] == "s" and pm.p_clean > 0.9 > 0.1 > pm.p_corrupt
@@ -137,9 +137,9 @@ def test_patching_maps_where_the_difference_lives(shipped):
 def test_patching_needs_prompts_of_one_length_that_differ(shipped):
     tok, model = shipped.tokenizer, shipped.model
     with pytest.raises(InterventionError, match="equally long"):
-        iv.patch_map(model, tok.encode("ROMEO:"), tok.encode("JULIET:"))
+        patching.patch_map(model, tok.encode("ROMEO:"), tok.encode("JULIET:"))
     with pytest.raises(InterventionError, match="the same"):
-        iv.patch_map(model, tok.encode("ROMEO:"), tok.encode("ROMEO:"))
+        patching.patch_map(model, tok.encode("ROMEO:"), tok.encode("ROMEO:"))
 
 
 # ---- induction ---------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_a_one_layer_one_head_model_gets_every_result():
     corrupt = idx.clone()
     corrupt[0, 3] = (corrupt[0, 3] + 1) % 65
     try:
-        pm = iv.patch_map(model, idx[0].tolist(), corrupt[0].tolist(), "attn")
+        pm = patching.patch_map(model, idx[0].tolist(), corrupt[0].tolist(), "attn")
         assert pm.restored.shape == (1, 16)
     except InterventionError as e:  # an untrained model may predict the same either way
         assert "no difference to trace" in str(e)
@@ -263,6 +263,6 @@ def test_every_rung_of_the_ladder_takes_every_intervention(key):
     assert len(parts.rise) == config.n_layer * (1 + config.mlp)
     assert induction.measure(model, "zero", rows=2).scores.shape == (config.n_layer, config.n_head)
     idx = ids(model)
-    clean, seen = iv.run(model, idx, read=iv.patch_sites(model, "resid"))
+    clean, seen = iv.run(model, idx, read=patching.patch_sites(model, "resid"))
     for site, act in seen.items():
         assert torch.equal(iv.run(model, idx, {site: iv.patch_all(act[0])})[0], clean), site

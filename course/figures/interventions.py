@@ -10,8 +10,9 @@ import plotly.graph_objects as go
 
 from course.figures.inside import GREY, INK, ORANGE, WEIGHTS, _layout, _np
 from course.induction import Induction, NameCopy
-from course.interventions import STAGES, Ablations, PatchMap, Site
+from course.interventions import STAGES, Ablations, Site
 from course.interventions_views import row_label
+from course.patching import PatchMap
 from course.text import char_label
 
 BLUE = "#2563eb"
