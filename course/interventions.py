@@ -1,5 +1,6 @@
-"""Interventions on a trained GPT: switch a part off (ablation), copy one prompt's activation into
-another prompt's run (activation patching), and look for induction heads.
+"""Interventions on a trained GPT: the places one can act on (sites: a head, an attention layer, an
+MLP, the residual stream), hooks that read or replace them, and ablation, which switches a part off.
+Activation patching (`course.patching`) and induction heads (`course.induction`) build on them.
 
 Each intervention is a forward hook on the model's own modules, as in `course.inside`'s trace: the
 model's `forward` runs unchanged around it, and without an intervention nothing is hooked at all.
@@ -152,13 +153,12 @@ def constant(value: torch.Tensor) -> Edit:
 
 
 def patch(source: torch.Tensor, positions: torch.Tensor) -> Edit:
-    """Row b of the batch gets `source` (T, width) at position positions[b] (-1: left alone), so one
-    batch patches each position in turn."""
+    """Row b of the batch gets `source` (T, width) at position positions[b] (the rest of the row is
+    left alone), so one batch patches each position in turn."""
 
     def edit(part: torch.Tensor) -> torch.Tensor:
-        rows, pos = torch.nonzero(positions >= 0).view(-1), positions[positions >= 0]
         part = part.clone()
-        part[rows, pos] = source[pos]
+        part[torch.arange(len(positions)), positions] = source[positions]
         return part
 
     return edit

@@ -64,8 +64,9 @@ def patch_map(model: GPT, clean: list[int], corrupt: list[int], stage: str = "re
     p_corrupt = float(run(model, idx_corrupt)[0][0, -1].softmax(-1)[target])
     if p_clean - p_corrupt < MIN_GAP:
         raise InterventionError(
-            f"both prompts give their likeliest next character almost the same probability "
-            f"({p_clean:.0%} and {p_corrupt:.0%}): there is no difference to trace; change another character"
+            f"the clean prompt's likeliest next character is not less likely after the corrupt one "
+            f"({p_clean:.0%}, then {p_corrupt:.0%}): there is no difference to restore; change another "
+            "character, or swap the prompts"
         )
     # Before the first difference both runs hold the same numbers (attention is causal): patching
     # there changes nothing, so those positions keep 0 and only the rest are run, one batch row each.

@@ -247,7 +247,7 @@ def test_a_one_layer_one_head_model_gets_every_result():
         pm = patching.patch_map(model, idx[0].tolist(), corrupt[0].tolist(), "attn")
         assert pm.restored.shape == (1, 16)
     except InterventionError as e:  # an untrained model may predict the same either way
-        assert "no difference to trace" in str(e)
+        assert "no difference to restore" in str(e)
 
 
 @pytest.mark.parametrize("key", [k for k in RUNGS if k != "bigram"])
