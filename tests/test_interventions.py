@@ -3,6 +3,7 @@ a whole stage from a prompt's own run changes nothing, switching a head off chan
 patch restores what it should, and a GPT built by hand with a copying head (a previous-token head,
 then an induction head) scores far higher on induction than a random one; plus the page's sentences."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,29 @@ def test_every_rung_of_the_ladder_takes_every_intervention(key):
     clean, seen = iv.run(model, idx, read=patching.patch_sites(model, "resid"))
     for site, act in seen.items():
         assert torch.equal(iv.run(model, idx, {site: iv.patch_all(act[0])})[0], clean), site
+
+
+def test_hooks_act_only_on_the_thread_that_made_them():
+    """The page's model is cached and shared: another session's pass, on another thread, meanwhile
+    runs the model untouched."""
+    model = fresh()
+    idx = ids(model)
+    with torch.no_grad():
+        clean = model(idx)[0]
+    hooks = iv._Hooks(model)
+    hooks.add(Site("attn", 0), iv.zero)
+    try:
+        other = {}
+
+        def plain_pass():
+            with torch.no_grad():  # grad mode is per thread, and picks the attention kernel
+                other["logits"] = model(idx)[0]
+
+        thread = threading.Thread(target=plain_pass)
+        thread.start()
+        thread.join()
+        with torch.no_grad():
+            mine = model(idx)[0]
+    finally:
+        hooks.remove()
+    assert torch.equal(other["logits"], clean) and not torch.allclose(mine, clean)
