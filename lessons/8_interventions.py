@@ -97,7 +97,8 @@ ui.show_source(iv.run, iv.ablation)
 
 st.header("2 · Activation patching: where a difference is carried")
 st.markdown(
-    "Two prompts of the same length that differ in one character. Run the **corrupt** one, but copy one "
+    "Two prompts of the same length, so that each position means the same in both (the defaults differ in "
+    "one character: *h* → *m*, three before the end). Run the **corrupt** one, but copy one "
     "activation of the **clean** run into it — the residual stream at one position after one block, say — "
     "and measure how much of the clean prompt's next-character probability comes back. Each cell is one such "
     "run: 0% means that activation carries none of the difference, 100% all of it."
