@@ -62,7 +62,8 @@ st.markdown(
 )
 if ref.unknown:
     st.caption(
-        f"{ref.unknown} characters of this text are not in the model's vocabulary: it reads a stand-in."
+        f"{ref.unknown} distinct characters of this text are not in the model's vocabulary: it reads a "
+        "stand-in for each."
     )
 site = iui.head_choice(heads, config.n_layer, config.n_head)
 iui.head_map(heads, config.n_layer, config.n_head, site)
