@@ -41,7 +41,7 @@ def reference(picked: ui.Picked, text: str) -> Reference | str:
     tok, model = picked.checkpoint.tokenizer, picked.checkpoint.model
     val = split_data(torch.tensor(tok.encode(text, unknown="replace"), dtype=torch.long)).val
     try:
-        x, y = iv.reference_batch(val, model.config.block_size)
+        x, y = (t.to(model.lm_head.weight.device) for t in iv.reference_batch(val, model.config.block_size))
     except InterventionError as e:
         return str(e)
     means = iv.mean_activations(model, x, iv.heads(model) + iv.layers(model))
