@@ -1,6 +1,6 @@
-"""The closing lesson (lessons/7_beyond.py) under AppTest: it is the last lesson, the scale table and
-the size widget compute real counts, fine-tuning trains a copy and shows its answer, and the page
-still teaches without any checkpoint."""
+"""The lecture's closing lesson (lessons/7_beyond.py) under AppTest: the last of the lecture's lessons
+(lesson 8 goes past the lecture), the scale table and the size widget compute real counts,
+fine-tuning trains a copy and shows its answer, and the page still teaches without any checkpoint."""
 
 import shutil
 
@@ -39,8 +39,8 @@ def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_last_lesson_with_the_scale_table():
-    assert LESSONS[-1].path == PAGE and LESSONS[-1].title == "7 · From TinyGPT to ChatGPT"
+def test_the_lectures_last_lesson_with_the_scale_table():
+    assert LESSONS[-2].path == PAGE and LESSONS[-2].title == "7 · From TinyGPT to ChatGPT"
     at = open_page()
     assert at.title[0].value == "Lesson 7 · From TinyGPT to ChatGPT"
     table = at.dataframe[0].value
@@ -49,7 +49,7 @@ def test_last_lesson_with_the_scale_table():
     assert table["on this project's CPU"].iloc[-1].endswith("years")
     # The pre-trained model continues the document rather than answering.
     assert answers(at)[0].startswith("QUESTION: What is a king?\nANSWER:")
-    assert at.get("page_link")[-1].proto.label == "That was the last lesson: back to the start"
+    assert at.get("page_link")[-1].proto.label == f"Next lesson: {LESSONS[-1].title}"
 
 
 def test_size_widget_builds_gpt3_in_our_class():
