@@ -98,7 +98,7 @@ def trained_scale(name: str, model_type: str, config, summary: dict) -> Scale:
 
 def checkpoint_scale(name: str, meta: dict) -> Scale:
     """The row of a listed checkpoint (`list_checkpoints` metadata), without loading its weights."""
-    config = config_for(meta["model_type"], {**meta["config"], "vocab_size": len(meta["vocab"])})
+    config = config_for(meta["model_type"], {**meta["config"], "vocab_size": meta["vocab_size"]})
     return trained_scale(name, meta["model_type"], config, meta["summary"])
 
 

@@ -215,7 +215,7 @@ class TopRung:
 def top_rung(path=None) -> TopRung:
     """Rung 7 from the shipped checkpoint's metadata (no weights loaded); CheckpointError if unreadable."""
     meta = read_metadata(path or TOP_MODEL)
-    config = config_for(meta["model_type"], {**meta["config"], "vocab_size": len(meta["vocab"])})
+    config = config_for(meta["model_type"], {**meta["config"], "vocab_size": meta["vocab_size"]})
     with torch.device("meta"):
         params = count_parameters(build_model(meta["model_type"], config))
     s = meta["summary"]

@@ -214,7 +214,7 @@ def continued_spec(resume, data: TrainingData) -> ContinuedSpec:
     gpt = (
         GPTConfig.from_dict(meta["config"])
         if kind == "gpt"
-        else GPTConfig(vocab_size=len(meta["vocab"]), block_size=cfg.block_size or 8)
+        else GPTConfig(vocab_size=meta["vocab_size"], block_size=cfg.block_size or 8)
     )
     preset = summary.get("preset", "custom")
     cfg = replace(cfg, checkpoint_path=None)

@@ -17,6 +17,7 @@ from tinygpt import (
     save_checkpoint,
 )
 from tinygpt.checkpoint import clean_state_dict, list_checkpoints, read_metadata
+from tinygpt.tokenizers import TOKENIZERS, make_tokenizer
 
 
 @pytest.fixture
@@ -99,6 +100,7 @@ def _rewrite_metadata(path, tmp_path, **changes):
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     header["__metadata__"].update(changes)
+    header["__metadata__"] = {k: v for k, v in header["__metadata__"].items() if v is not None}  # None: drop
     new = json.dumps(header).encode()
     new += b" " * ((8 - len(new) % 8) % 8)
     out = tmp_path / "edited.safetensors"
@@ -120,9 +122,47 @@ def test_config_that_does_not_match_the_weights(saved, tmp_path, tiny_cfg):
 
 
 def test_vocabulary_that_does_not_match_the_weights(saved, tmp_path):
-    bad = _rewrite_metadata(saved[0], tmp_path, vocab=json.dumps("abc"))
+    bad = _rewrite_metadata(saved[0], tmp_path, tokenizer=CharTokenizer("abc").to_json())
     with pytest.raises(CheckpointError, match="do not match"):
         load_checkpoint(bad)
+    old_style = _rewrite_metadata(saved[0], tmp_path, tokenizer=None, vocab=json.dumps("abc"))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(old_style)
+
+
+def test_a_checkpoint_without_a_tokenizer_entry_reads_its_characters(saved, tmp_path):
+    path, _, tok = saved
+    old_style = _rewrite_metadata(path, tmp_path, tokenizer=None)  # as saved before issue 24
+    assert load_checkpoint(old_style).tokenizer == tok
+    assert read_metadata(old_style)["tokenizer_kind"] == "char"
+
+
+def test_the_shipped_checkpoint_still_loads():
+    ckpt = load_checkpoint("checkpoints/shakespeare-gpt.safetensors")
+    assert isinstance(ckpt.tokenizer, CharTokenizer) and ckpt.tokenizer.vocab_size == 65
+    assert ckpt.config.norm == "layernorm" and ckpt.config.norm_position == "pre"
+    assert not ckpt.config.tie_weights
+
+
+@pytest.mark.parametrize("kind", TOKENIZERS)
+def test_every_tokenizer_and_switch_round_trips(tmp_path, tiny_cfg, kind):
+    text = "the cat sat on the mat, o'er the log.\n" * 30
+    tok = make_tokenizer(kind, text, 280 if kind == "bpe" else 20)
+    config = tiny_cfg.replace(
+        vocab_size=tok.vocab_size, norm="rmsnorm", norm_position="post", tie_weights=True
+    )
+    torch.manual_seed(0)
+    model = GPT(config)
+    path = save_checkpoint(tmp_path / f"{kind}.safetensors", model, tok)
+    meta = read_metadata(path)
+    assert meta["tokenizer_kind"] == kind and meta["vocab_size"] == tok.vocab_size
+    ckpt = load_checkpoint(path)
+    assert type(ckpt.tokenizer) is type(tok) and ckpt.tokenizer == tok and ckpt.config == config
+    loaded = ckpt.model
+    assert loaded.lm_head.weight is loaded.transformer.wte.weight  # tied again, not two copies
+    assert torch.equal(loaded.lm_head.weight, model.lm_head.weight)
+    idx = torch.tensor([tok.encode("the cat")])
+    assert torch.equal(loaded(idx)[0], model.eval()(idx)[0])
 
 
 def test_malformed_metadata(saved, tmp_path):

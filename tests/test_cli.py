@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 
@@ -187,3 +188,64 @@ def test_one_way_to_turn_the_cache_off():
     assert parser.parse_args(["sample", "--checkpoint", "x"]).use_cache is True
     with pytest.raises(SystemExit):
         parser.parse_args(["sample", "--checkpoint", "x", "--use-cache"])
+
+
+# ---- the experiments' switches (issue 24) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("data") / "small.txt"
+    path.write_text(text[:60_000], encoding="utf-8")
+    return path
+
+
+def train_small(out, data, *flags):
+    args = ["train", "--preset", "tiny", "--data", str(data), "--max-steps", "4", "--eval-interval", "2"]
+    return main([*args, "--eval-iters", "2", "--quiet", "--out", str(out), *flags])
+
+
+def test_train_with_every_switch_reports_bits_per_character(tmp_path, small_data, capsys):
+    out = tmp_path / "bpe.safetensors"
+    switches = ["--tokenizer", "bpe", "--vocab-size", "300", "--tie-weights", "--norm", "rmsnorm"]
+    assert train_small(out, small_data, *switches, "--norm-position", "post", "--block-size", "16") == 0
+    captured = capsys.readouterr()
+    assert "bpe tokens: vocabulary 300" in captured.err
+    lines = captured.out.splitlines()
+    assert sum("bits per character" in line for line in lines) == 3  # two evaluations and the end
+    ckpt = load_checkpoint(out)
+    assert ckpt.tokenizer.kind == "bpe" and ckpt.tokenizer.vocab_size == 300
+    c = ckpt.config
+    assert (c.norm, c.norm_position, c.tie_weights, c.block_size) == ("rmsnorm", "post", True, 16)
+
+    assert (
+        main(["eval", "--checkpoint", str(out), "--data", str(small_data), "--json", "--eval-iters", "2"])
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["tokenizer"] == "bpe" and result["chars_per_token"] > 1.2
+    assert result["val_bpc"] == pytest.approx(result["val_loss"] / math.log(2) / result["chars_per_token"])
+
+    assert main(["sample", "--checkpoint", str(out), "--prompt", "ROMEO ☃", "--max-new-tokens", "8"]) == 0
+    assert capsys.readouterr().out.startswith("ROMEO ☃")
+
+
+def test_a_word_model_reads_unknown_prompt_words_as_the_unknown_token(tmp_path, small_data, capsys):
+    out = tmp_path / "word.safetensors"
+    assert train_small(out, small_data, "--tokenizer", "word", "--vocab-size", "200") == 0
+    assert "of validation characters in unknown words" in capsys.readouterr().err
+    prompt = "ROMEO: the xylophone"
+    assert main(["sample", "--checkpoint", str(out), "--prompt", prompt, "--max-new-tokens", "5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(prompt) and "'xylophone'" in captured.err and "<unk>" in captured.err
+
+
+def test_switch_flags_are_refused_where_they_cannot_apply(tmp_path, small_data, tiny_checkpoint, capsys):
+    assert train_small(tmp_path / "x.safetensors", small_data, "--vocab-size", "300") == 2
+    assert "--vocab-size applies to --tokenizer bpe or word" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tiny_checkpoint), "--tokenizer", "bpe"]) == 2
+    assert "--tokenizer cannot change a resumed run" in capsys.readouterr().err
+    assert train_small(tmp_path / "x.safetensors", small_data, "--model", "bigram", "--norm", "rmsnorm") == 2
+    assert "--norm applies to --model gpt only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--norm-position", "middle"])

@@ -1,6 +1,8 @@
 """The one-token decoder computes what GPT.forward computes with the KV cache, for every variant of
-the model (biases, either attention, each piece switched off), including after a prefill, and
-refuses what it cannot do."""
+the model (biases, either attention, each piece switched off, every combination of norm, norm
+position and tied weights), including after a prefill, and refuses what it cannot do."""
+
+import itertools
 
 import pytest
 import torch
@@ -20,7 +22,16 @@ VARIANTS = {
     "no position embedding": dict(pos_emb=False),
     "unscaled attention": dict(attn_scale=False),
     "pytorch init": dict(init="pytorch"),
+    "post-norm, no mlp": dict(norm_position="post", mlp=False),
+    "post-norm, no residual": dict(norm_position="post", residual=False),
 }
+# Every combination of the experiments' switches (issue 24), each with biases on and off.
+for norm, position, tied, bias in itertools.product(
+    ("layernorm", "rmsnorm"), ("pre", "post"), (False, True), (False, True)
+):
+    VARIANTS[f"{norm}, {position}-norm, {'tied' if tied else 'untied'}, bias {bias}"] = dict(
+        norm=norm, norm_position=position, tie_weights=tied, bias=bias
+    )
 
 
 def forward_logits(model, ids, cache):

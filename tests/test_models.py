@@ -129,3 +129,68 @@ def test_tiny_model_overfits_one_batch(kind, tiny_cfg):
         opt.step()
     # the bigram cannot memorise 32 positions with one table, but it must fall far below chance
     assert loss.item() < (0.05 if kind == "gpt" else 1.5)
+
+
+# ---- the experiments' switches (issue 24): norm, norm position, tied weights ----------------------
+
+SWITCHES = [
+    dict(norm=n, norm_position=p, tie_weights=t)
+    for n in ("layernorm", "rmsnorm")
+    for p in ("pre", "post")
+    for t in (False, True)
+]
+
+
+@pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: "-".join(str(v) for v in s.values()))
+def test_cached_forward_matches_the_full_forward(tiny_cfg, switches):
+    torch.manual_seed(0)
+    model = GPT(tiny_cfg.replace(**switches)).eval()
+    idx = torch.randint(0, tiny_cfg.vocab_size, (1, tiny_cfg.block_size))
+    full, _ = model(idx)
+    cache = model.new_cache()
+    stepped = torch.cat([model(idx[:, t : t + 1], cache=cache)[0] for t in range(idx.size(1))], dim=1)
+    assert torch.allclose(full, stepped, atol=1e-5)
+
+
+def test_tied_weights_share_one_tensor(tiny_cfg):
+    model = GPT(tiny_cfg.replace(tie_weights=True))
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model.tied_weights == {"lm_head.weight": "transformer.wte.weight"}
+    untied = GPT(tiny_cfg)
+    assert count_parameters(untied) - count_parameters(model) == tiny_cfg.vocab_size * tiny_cfg.n_embd
+    with torch.no_grad():
+        model.transformer.wte.weight[0, 0] = 42.0
+    assert model.lm_head.weight[0, 0] == 42.0
+    _, loss = model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long))
+    loss.backward()  # both uses add to the one gradient
+    assert model.transformer.wte.weight.grad is model.lm_head.weight.grad
+
+
+def test_post_norm_block_normalizes_after_each_residual_add(tiny_cfg):
+    torch.manual_seed(0)
+    model = GPT(tiny_cfg.replace(norm_position="post")).eval()
+    block, x = model.transformer.h[0], torch.randn(2, 5, tiny_cfg.n_embd)
+    mid = block.ln_1(x + block.attn(x)[0])
+    assert torch.allclose(block(x)[0], block.ln_2(mid + block.mlp(mid)), atol=1e-6)
+    assert isinstance(model.transformer.ln_f, torch.nn.Identity)  # the last block's norm ends the stack
+    pre = GPT(tiny_cfg).eval().transformer.h[0]
+    mid = x + pre.attn(pre.ln_1(x))[0]
+    assert torch.allclose(pre(x)[0], mid + pre.mlp(pre.ln_2(mid)), atol=1e-6)
+
+
+def test_rmsnorm_is_the_hand_formula(tiny_cfg):
+    model = GPT(tiny_cfg.replace(norm="rmsnorm"))
+    norm = model.transformer.h[0].ln_1
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, tiny_cfg.n_embd))
+    x = torch.randn(3, tiny_cfg.n_embd) * 3 + 1
+    expected = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
+    assert torch.allclose(norm(x), expected, atol=1e-5)
+    assert not any("bias" in n for n, _ in norm.named_parameters())  # no mean, no shift
+
+
+def test_switch_values_are_checked():
+    with pytest.raises(ConfigError, match="norm must be one of layernorm, rmsnorm"):
+        GPTConfig(norm="batchnorm")
+    with pytest.raises(ConfigError, match="norm_position must be one of pre, post"):
+        GPTConfig(norm_position="middle")

@@ -194,3 +194,36 @@ def test_lecture_exact_is_the_lectures_recipe():
     assert cfg.dtype == "float32"  # the lecture trains in fp32
     assert (cfg.beta1, cfg.beta2, cfg.weight_decay) == (0.9, 0.999, 0.01)  # torch.optim.AdamW's defaults
     assert all(get_lr(progress, step, cfg) == 3e-4 for progress, step in [(0, 0), (0.5, 2500), (1, 5000)])
+
+
+# ---- bits per character (issue 24): the measure that compares tokenizers ---------------------------
+
+
+def test_a_char_models_bits_per_char_is_its_loss_over_ln_2(setup):
+    tok, splits = setup
+    final = [e for e in run(tiny_gpt(tok), splits, tok, max_steps=3) if isinstance(e, EvalEvent)][-1]
+    assert final.val_bpc == pytest.approx(final.val_loss / math.log(2))
+    assert final.train_bpc == pytest.approx(final.train_loss / math.log(2))
+
+
+def test_a_bpe_models_bits_per_char_is_scaled_by_tokens_per_character(text, tmp_path):
+    from tinygpt.checkpoint import read_metadata
+    from tinygpt.data import encode_splits, split_text
+    from tinygpt.tokenizers import tokenizer_for
+
+    train_text, val_text = split_text(text[:200_000])
+    tok = tokenizer_for("bpe", text[:200_000], 300)
+    splits = encode_splits(train_text, val_text, tok)
+    tokens_per_char = len(tok.encode(val_text)) / len(val_text)
+    assert 0.4 < tokens_per_char < 0.9  # a BPE token holds more than one character
+    torch.manual_seed(0)
+    model = build_model("gpt", make_config("gpt", tok.vocab_size, "tiny"))
+    path = tmp_path / "bpe.safetensors"
+    events = run(model, splits, tok, max_steps=3, sample_tokens=5, checkpoint_path=str(path))
+    final = [e for e in events if isinstance(e, EvalEvent)][-1]
+    assert final.val_bpc == pytest.approx(final.val_loss / math.log(2) * tokens_per_char)
+    assert final.val_bpc < final.val_loss / math.log(2)
+    train_tokens_per_char = len(splits.train) / len(train_text)
+    assert final.train_bpc == pytest.approx(final.train_loss / math.log(2) * train_tokens_per_char)
+    assert read_metadata(path)["summary"]["val_bpc"] == pytest.approx(final.val_bpc)
+    assert [e for e in events if isinstance(e, SampleEvent)][-1].text  # sampled through the BPE

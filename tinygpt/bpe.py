@@ -4,6 +4,7 @@ Text is split into words (GPT-2's rule, written for the standard `re` module), e
 UTF-8 bytes, and training merges the most frequent adjacent pair of tokens into a new token, again and
 again. The 256 byte tokens come first, so any text encodes, including characters training never saw.
 Follows Karpathy's minbpe `BasicTokenizer` plus the word split of its `RegexTokenizer`.
+`BPETokenizer` follows the protocol of tinygpt/tokenizers.py, so a GPT can train on its tokens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import heapq
 import json
 import re
 from collections import Counter, defaultdict
+from functools import cached_property
 from itertools import pairwise
+
+from .data import UNKNOWN_MODES, TokenizerError
 
 # GPT-2's split into words: contractions, letters, digits, other symbols, each with one leading
 # space; runs of spaces stay whole except the last, which joins the next word. Merges never cross
@@ -29,6 +33,8 @@ class BPETokenizer:
     `encode` text -> ids, `decode` ids -> text; `decode(encode(text)) == text` for every string.
     """
 
+    kind = "bpe"
+
     def __init__(self, merges: list[Pair] | tuple[Pair, ...] = ()):
         self.merges = tuple((int(a), int(b)) for a, b in merges)
         self.ranks: dict[Pair, int] = {}
@@ -36,7 +42,7 @@ class BPETokenizer:
         for i, (a, b) in enumerate(self.merges):
             new = N_BYTES + i
             if a >= new or b >= new or a < 0 or b < 0:
-                raise ValueError(f"merge {i} joins {a} and {b}, but only ids below {new} exist yet")
+                raise TokenizerError(f"merge {i} joins {a} and {b}, but only ids below {new} exist yet")
             self.ranks[(a, b)] = new
             self.vocab[new] = self.vocab[a] + self.vocab[b]
         self._cache: dict[str, tuple[int, ...]] = {}
@@ -49,7 +55,22 @@ class BPETokenizer:
         """The tokenizer that training would have given after its first `n_merges` merges."""
         return BPETokenizer(self.merges[: max(0, n_merges)])
 
-    def encode(self, text: str) -> list[int]:
+    @cached_property
+    def itos(self) -> dict[int, str]:
+        """Each token's text; a token that ends inside a multi-byte character reads as '\ufffd'."""
+        return {i: self.decode([i]) for i in self.vocab}
+
+    def unknown(self, text: str) -> list[str]:
+        """Nothing: every text is bytes, and every byte has a token."""
+        return []
+
+    def default_replacement(self) -> str:
+        return ""
+
+    def encode(self, text: str, unknown: str = "strict") -> list[int]:
+        """The ids of `text`; `unknown` is accepted for the tokenizer protocol (nothing is unknown)."""
+        if unknown not in UNKNOWN_MODES:
+            raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, not {unknown!r}")
         ids: list[int] = []
         for word in WORD_PATTERN.findall(text):
             if word not in self._cache:
@@ -72,7 +93,7 @@ class BPETokenizer:
         try:
             data = b"".join(self.vocab[int(i)] for i in ids)
         except KeyError as e:
-            raise ValueError(
+            raise TokenizerError(
                 f"token id {e.args[0]} is outside the vocabulary (size {self.vocab_size})"
             ) from e
         try:
@@ -81,15 +102,22 @@ class BPETokenizer:
             return data.decode("utf-8", errors="replace")
 
     def to_json(self) -> str:
-        return json.dumps({"merges": [list(p) for p in self.merges]})
+        return json.dumps({"kind": self.kind, "merges": [list(p) for p in self.merges]})
 
     @classmethod
     def from_json(cls, data: str) -> BPETokenizer:
+        """The tokenizer of `to_json` (documents from before "kind" was written load too)."""
         try:
-            merges = json.loads(data)["merges"]
-            return cls([tuple(p) for p in merges])
+            doc = json.loads(data)
+            merges = [tuple(p) for p in doc["merges"]]
         except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"not a BPE tokenizer JSON document: {e}") from e
+            raise TokenizerError(f"not a BPE tokenizer JSON document: {e}") from e
+        if doc.get("kind", cls.kind) != cls.kind:
+            raise TokenizerError(f"tokenizer JSON of kind {doc['kind']!r}, not {cls.kind!r}")
+        try:
+            return cls(merges)
+        except (ValueError, TypeError) as e:
+            raise TokenizerError(f"not a BPE tokenizer JSON document: {e}") from e
 
     def __eq__(self, other) -> bool:
         return isinstance(other, BPETokenizer) and other.merges == self.merges

@@ -2,7 +2,8 @@
 
 A checkpoint is one `.safetensors` file: the weights as tensors (no pickle, so loading a stranger's
 file cannot run code) and, in its metadata, a format version, the model type and config, the
-tokenizer's vocabulary and a training summary, all as JSON. Writes are atomic (temporary file,
+tokenizer (its JSON, with its kind: char, bpe or word) and a training summary, all as JSON. A tensor
+that two names share (tied embeddings) is stored once and shared again on load. Writes are atomic (temporary file,
 then `os.replace`), so a crash never leaves half a checkpoint under the real name. Reading goes
 through `safetensors.safe_open`, which checks the header and lets the weights' shapes be compared
 with the config before a single tensor is loaded. A checkpoint saved during training also holds
@@ -26,9 +27,10 @@ import torch.nn as nn
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .data import CharTokenizer, TokenizerError
+from .data import TokenizerError
 from .files import atomic_path
 from .models import MODELS, build_model, config_for, model_type_of
+from .tokenizers import Tokenizer, tokenizer_from_json
 
 FORMAT = "tinygpt"
 FORMAT_VERSION = 1
@@ -54,7 +56,7 @@ class Checkpoint:
     model: nn.Module
     model_type: str
     config: object
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     summary: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -62,20 +64,24 @@ class Checkpoint:
 def save_checkpoint(
     path,
     model: nn.Module,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     summary: dict | None = None,
     train_state: TrainState | None = None,
 ) -> Path:
-    """Write `model` with its config, vocabulary and `summary` (steps, losses, ...) to `path`, and
+    """Write `model` with its config, tokenizer and `summary` (steps, losses, ...) to `path`, and
     `train_state` when given. Raises OSError when the file cannot be written (a full disk, a
     read-only folder); the file already at `path`, if any, is then left as it was."""
-    tensors = clean_state_dict(model.state_dict())
+    tied = getattr(model, "tied_weights", {})
+    # safetensors refuses two names for one tensor: the tied copy is left out, and re-tied on load
+    tensors = {k: v for k, v in clean_state_dict(model.state_dict()).items() if k not in tied}
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "model_type": model_type_of(model),
         "config": json.dumps(asdict(model.config)),
-        "vocab": json.dumps(tokenizer.chars),
+        "tokenizer": tokenizer.to_json(),
+        # the character vocabulary where older TinyGPTs look for it ("" for other tokenizers)
+        "vocab": json.dumps(getattr(tokenizer, "chars", "")),
         "summary": json.dumps({"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(summary or {})}),
     }
     if train_state is not None:
@@ -130,8 +136,9 @@ def clean_state_dict(state_dict: dict) -> dict:
 def read_metadata(source) -> dict:
     """The checkpoint's metadata, decoded and validated, without loading the weights.
 
-    `source` is a path or the file's bytes. Returns model_type, config (dict), vocab (str), summary
-    and resumable (whether it holds a TrainState).
+    `source` is a path or the file's bytes. Returns model_type, config (dict), tokenizer (a
+    tokenizer of tinygpt.tokenizers), tokenizer_kind, vocab_size, vocab (the characters of a char
+    tokenizer, else ""), summary and resumable (whether it holds a TrainState).
     """
     with _open(source) as f:
         return _parse_metadata(f.metadata(), _name(source))
@@ -143,9 +150,8 @@ def load_checkpoint(source, map_location="cpu") -> Checkpoint:
     with _open(source) as f:
         meta = _parse_metadata(f.metadata(), name)
         try:
-            config = config_for(meta["model_type"], {**meta["config"], "vocab_size": len(meta["vocab"])})
-            tokenizer = CharTokenizer(meta["vocab"])
-        except (TypeError, ValueError, TokenizerError) as e:
+            config = config_for(meta["model_type"], {**meta["config"], "vocab_size": meta["vocab_size"]})
+        except (TypeError, ValueError) as e:
             raise CheckpointError(f"{name}: its config is invalid ({e})") from e
         weights = [k for k in f.keys() if not k.startswith(TRAIN_STATE)]
         _check_shapes(
@@ -153,17 +159,20 @@ def load_checkpoint(source, map_location="cpu") -> Checkpoint:
         )
         tensors = {k: f.get_tensor(k) for k in weights}
     model = build_model(meta["model_type"], config)
+    tensors |= {alias: tensors[source] for alias, source in getattr(model, "tied_weights", {}).items()}
     model.load_state_dict(tensors, strict=True)
     model.to(map_location).eval()
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
-    return Checkpoint(model, meta["model_type"], config, tokenizer, meta["summary"], path)
+    return Checkpoint(model, meta["model_type"], config, meta["tokenizer"], meta["summary"], path)
 
 
 def _check_shapes(model_type: str, config, found: dict, name: str) -> None:
     """Compare the weights' shapes with the config on the meta device (no memory used), so a small
     file that claims a huge config is refused before anything is allocated."""
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(model_type, config).state_dict().items()}
+        model = build_model(model_type, config)
+        tied = getattr(model, "tied_weights", {})
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if k not in tied}
     if found == expected:
         return
     missing = sorted(set(expected) - set(found))[:3]
@@ -247,4 +256,14 @@ def _parse_metadata(meta: dict | None, name: str) -> dict:
         raise CheckpointError(f"{name}: unknown model type {parsed['model_type']!r}")
     if not isinstance(parsed["config"], dict) or not isinstance(parsed["vocab"], str):
         raise CheckpointError(f"{name}: its metadata is malformed")
-    return parsed
+    # checkpoints from before the tokenizer was recorded hold only the characters, under "vocab"
+    doc = meta.get("tokenizer") or json.dumps({"chars": parsed["vocab"]})
+    try:
+        tokenizer = tokenizer_from_json(doc)
+    except TokenizerError as e:
+        raise CheckpointError(f"{name}: its tokenizer is invalid ({e})") from e
+    return parsed | {
+        "tokenizer": tokenizer,
+        "tokenizer_kind": tokenizer.kind,
+        "vocab_size": tokenizer.vocab_size,
+    }

@@ -3,6 +3,7 @@ library's dataclasses. Every flag's help gives its default; `--help` ends with t
 
 Examples:
   tinygpt train --model gpt --preset cpu --data input.txt --max-steps 500 --out run.safetensors
+  tinygpt train --tokenizer bpe --vocab-size 512 --tie-weights --norm rmsnorm --out bpe.safetensors
   tinygpt train --resume run.safetensors --max-steps 1000
   torchrun --standalone --nproc_per_node=2 -m tinygpt train --preset lecture --out run.safetensors
   tinygpt sample --checkpoint run.safetensors --prompt "ROMEO:" --max-new-tokens 300 --seed 1
@@ -24,12 +25,13 @@ import torch
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, load_train_state
 from .corpus import DatasetError, load_shakespeare, sha256_hex
-from .data import CharTokenizer, TokenizerError, encode_text, split_data
+from .data import TokenizerError, bits_per_char, encode_splits, split_text
 from .device import available_cores, resolve_device, resolve_dtype, use_threads
-from .gpt import PRESETS
+from .gpt import NORM_POSITIONS, NORMS, PRESETS
 from .models import MODEL_TYPES, build_model, count_parameters, make_config
 from .optim import OPTIMIZERS, describe_optimizer
-from .sample import SampleConfig, encode_prompt, generate
+from .sample import SampleConfig, decode_stream, encode_prompt, generate, generate_text
+from .tokenizers import DEFAULT_VOCAB_SIZE, TOKENIZERS, tokenizer_for
 from .train import (
     CheckpointEvent,
     DoneEvent,
@@ -44,12 +46,13 @@ from .train import (
     train,
 )
 
-GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
+GPT_FLAGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "norm", "norm_position", "tie_weights")
 SAMPLE_FIELDS = tuple(f.name for f in fields(SampleConfig))
 SAMPLE_FLAGS = tuple(name for name in SAMPLE_FIELDS if name != "use_cache")  # that one is --no-cache
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("checkpoint_path", "block_size"))
 DTYPES = ("auto", "float32", "bfloat16")  # what tinygpt.device.resolve_dtype accepts
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what tinygpt.device.resolve_device accepts
+FINAL_SAMPLE_TOKENS = 200  # the sample `train` prints at the end when --sample-tokens gave none
 EXAMPLES = __doc__[__doc__.index("Examples:") :].rstrip()
 
 # One line per flag generated from a dataclass field (the comments beside TrainConfig's and
@@ -60,6 +63,9 @@ FIELD_HELP = {
     "n_embd": "embedding width, the residual stream's size",
     "block_size": "context length in tokens (for the bigram: the batches' length)",
     "dropout": "dropout probability while training",
+    "norm": "layernorm, or rmsnorm (scale only: no mean, no bias, as in LLaMA)",
+    "norm_position": "pre: x + f(norm(x)) (GPT-2, the lecture); post: norm(x + f(x)) (the 2017 paper)",
+    "tie_weights": "the LM head reuses the token embedding matrix (GPT-2's weight tying)",
     "batch_size": "rows per optimizer step, over all processes and micro-batches together",
     "max_steps": "stop after this many steps, counted from the run's start (also when resumed)",
     "max_seconds": "stop after this many seconds of training; the first of the two limits ends the run",
@@ -85,7 +91,7 @@ FIELD_HELP = {
     "top_k": "sample only from the k most likely tokens (unset: from all)",
     "greedy": "always take the most likely token instead of sampling",
 }
-FIELD_CHOICES = {"optimizer": OPTIMIZERS, "dtype": DTYPES}
+FIELD_CHOICES = {"optimizer": OPTIMIZERS, "dtype": DTYPES, "norm": NORMS, "norm_position": NORM_POSITIONS}
 
 
 class CLIError(Exception):
@@ -197,14 +203,36 @@ def add_train_parser(sub) -> None:
     p.add_argument("--out", help="checkpoint to write (.safetensors); with --resume, default: that file")
     p.add_argument("--resume", help="continue the run saved in this checkpoint, with its settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    p.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        default=None,
+        help="what a token is: char (the lecture's), bpe (byte-pair encoding) or word (with an unknown-word "
+        "token); bpe and word learn their vocabulary from the training 90%% (default: char)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None,
+        help="tokens in a bpe or word vocabulary (default: "
+        + ", ".join(f"{n} for {k}" for k, n in DEFAULT_VOCAB_SIZE.items())
+        + ")",
+    )
     for name in GPT_FLAGS:
-        p.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=float if name == "dropout" else int,
-            help=f"{FIELD_HELP[name]} (default: the preset's)",
-        )
+        _add_gpt_flag(p, name)
     add_config_flags(p, TrainConfig, TRAIN_FLAGS, default_note="{} or the recipe's")
     p.set_defaults(func=cmd_train)
+
+
+def _add_gpt_flag(p, name: str) -> None:
+    """A flag for one GPTConfig field, unset by default (the preset's value then)."""
+    flag, text = f"--{name.replace('_', '-')}", f"{FIELD_HELP[name]} (default: the preset's)"
+    if name == "tie_weights":
+        p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+    elif name in FIELD_CHOICES:
+        p.add_argument(flag, choices=FIELD_CHOICES[name], default=None, help=text)
+    else:
+        p.add_argument(flag, type=float if name == "dropout" else int, help=text)
 
 
 def add_sample_parser(sub) -> None:
@@ -259,30 +287,56 @@ def cmd_train(args) -> int:
     else:
         if not args.out:
             raise CLIError("give --out, the checkpoint file to write (or --resume a saved run)")
-        tokenizer = CharTokenizer.from_text(text)
+        tokenizer = _new_tokenizer(args, text)
         model, cfg = _new_run(args, tokenizer, train_args)
         resume = None
     world = distributed.init(resolve_device(cfg.device))
     args.quiet = args.quiet or not world.is_main
-    data = encode_text(text, tokenizer)
+    train_text, val_text = split_text(text)
+    splits = encode_splits(train_text, val_text, tokenizer)
     device = distributed.device_for(world, resolve_device(cfg.device))
     dtype = resolve_dtype(cfg.dtype, device, getattr(model.config, "n_embd", 0))
     processes = f" x {world.size} processes" if world.size > 1 else ""
     if world.is_main:  # even with --quiet: which optimizer and precision ran is part of the result
         print(
             f"{model.model_type}: {count_parameters(model):,} parameters on {device}{processes} "
-            f"({str(dtype).removeprefix('torch.')}), {describe_optimizer(cfg, device)}; {len(data):,} tokens",
+            f"({str(dtype).removeprefix('torch.')}), {describe_optimizer(cfg, device)}; "
+            f"{describe_tokens(tokenizer, splits, val_text)}",
             file=sys.stderr,
         )
     summary = {"dataset_sha256": sha256_hex(text.encode("utf-8")), "dataset_chars": len(text)}
     try:
-        saved = _run_training(args, model, split_data(data), cfg, tokenizer, summary, resume, world)
+        saved = _run_training(args, model, splits, cfg, tokenizer, summary, resume, world)
     finally:
         distributed.shutdown()
+    if world.is_main and not args.quiet and cfg.sample_tokens == 0:  # none seen yet: one at the end
+        sample_cfg = SampleConfig(max_new_tokens=FINAL_SAMPLE_TOKENS, seed=cfg.seed)
+        print(f"sample:\n{generate_text(model, tokenizer, '', sample_cfg)}")
     return 0 if saved or not world.is_main else 1
 
 
-def _new_run(args, tokenizer: CharTokenizer, train_args: dict):
+def _new_tokenizer(args, text: str):
+    """The tokenizer --tokenizer and --vocab-size ask for, learned from `text` (see tokenizer_for)."""
+    kind = args.tokenizer or "char"
+    if kind == "char" and args.vocab_size is not None:
+        raise CLIError("--vocab-size applies to --tokenizer bpe or word (characters have the text's own)")
+    return tokenizer_for(kind, text, args.vocab_size)
+
+
+def describe_tokens(tokenizer, splits, val_text: str) -> str:
+    """'bpe tokens: vocabulary 512, 1.88 characters per token; 1,103,289 tokens' (and, for words,
+    how much of the validation text hides behind the unknown token)."""
+    n = len(splits.train) + len(splits.val)
+    line = (
+        f"{tokenizer.kind} tokens: vocabulary {tokenizer.vocab_size:,}, "
+        f"{splits.chars_per_token:.2f} characters per token; {n:,} tokens"
+    )
+    if hasattr(tokenizer, "unknown_fraction"):
+        line += f"; {tokenizer.unknown_fraction(val_text):.1%} of validation characters in unknown words"
+    return line
+
+
+def _new_run(args, tokenizer, train_args: dict):
     """The model and TrainConfig of a fresh run: the preset's shape and recipe, then the flags."""
     model_type, preset = args.model or "gpt", args.preset or "cpu"
     overrides = {k: getattr(args, k) for k in GPT_FLAGS if getattr(args, k) is not None}
@@ -300,9 +354,8 @@ def _new_run(args, tokenizer: CharTokenizer, train_args: dict):
 
 def _resumed_run(args, text: str, train_args: dict):
     """The model, tokenizer and settings saved in --resume's checkpoint, with the flags' changes."""
-    shape = [
-        f"--{k.replace('_', '-')}" for k in ("model", "preset", *GPT_FLAGS) if getattr(args, k) is not None
-    ]
+    names = ("model", "preset", "tokenizer", "vocab_size", *GPT_FLAGS)
+    shape = [f"--{k.replace('_', '-')}" for k in names if getattr(args, k) is not None]
     if shape:
         raise CLIError(f"{shape[0]} cannot change a resumed run: the model comes from {args.resume}")
     ckpt = load_checkpoint(args.resume)
@@ -324,15 +377,17 @@ def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary, res
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.max_steps, disable=args.quiet, unit="step", dynamic_ncols=True)
-    saved = None
+    saved, last = None, None
     try:
         for event in train(model, splits, cfg, tokenizer, summary=summary, resume=resume):
             if isinstance(event, StepEvent):
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.3f}", tok_s=f"{event.tokens_per_sec:,.0f}")
             elif isinstance(event, EvalEvent):
+                last = event
                 bar.write(
-                    f"step {event.step}: train {event.train_loss:.4f}, val {event.val_loss:.4f} ({event.elapsed:.0f}s)"
+                    f"step {event.step}: train {event.train_loss:.4f}, val {event.val_loss:.4f} per token; "
+                    f"val {event.val_bpc:.4f} bits per character ({event.elapsed:.0f}s)"
                 )
             elif isinstance(event, SampleEvent) and not args.quiet:
                 bar.write(event.text)
@@ -347,7 +402,8 @@ def _run_training(args, model, splits, cfg: TrainConfig, tokenizer, summary, res
             elif isinstance(event, DoneEvent) and world.is_main:
                 bar.close()
                 where = f"saved {saved}" if saved else "NOT saved (see the warnings above)"
-                print(f"done after {event.step} steps, {event.elapsed:.1f}s ({event.reason}); {where}")
+                bpc = f"val {last.val_bpc:.4f} bits per character; " if last else ""
+                print(f"done after {event.step} steps, {event.elapsed:.1f}s ({event.reason}); {bpc}{where}")
     finally:
         bar.close()
     return saved is not None
@@ -358,12 +414,17 @@ def cmd_sample(args) -> int:
     tok = ckpt.tokenizer
     missing = tok.unknown(args.prompt)
     if missing:
-        print(f"note: replaced characters not in the vocabulary: {''.join(missing)!r}", file=sys.stderr)
+        what = "characters" if tok.kind == "char" else "words"
+        print(
+            f"note: {what} not in the vocabulary, read as {tok.default_replacement()!r}: "
+            f"{', '.join(repr(m) for m in missing[:10])}",
+            file=sys.stderr,
+        )
     ids = encode_prompt(tok, args.prompt)
     cfg = SampleConfig(**{name: getattr(args, name) for name in SAMPLE_FIELDS})
     sys.stdout.write(args.prompt)
-    for s in generate(ckpt.model, ids, cfg):
-        sys.stdout.write(tok.itos[s.token])
+    for piece in decode_stream(tok, (s.token for s in generate(ckpt.model, ids, cfg))):
+        sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0
@@ -372,20 +433,23 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     text = load_shakespeare(args.data)
-    missing = ckpt.tokenizer.unknown(text)
-    if missing:
+    if ckpt.tokenizer.kind == "char" and (missing := ckpt.tokenizer.unknown(text)):
         raise CLIError(
             f"the text has characters the checkpoint's vocabulary lacks: {''.join(missing[:10])!r}"
         )
-    splits = split_data(encode_text(text, ckpt.tokenizer))
+    splits = encode_splits(*split_text(text), ckpt.tokenizer)
     cfg = TrainConfig(batch_size=args.batch_size, eval_iters=args.eval_iters, seed=args.seed, dtype="float32")
     block = getattr(ckpt.config, "block_size", 8)
     losses = estimate_loss(ckpt.model, splits, block, cfg, "cpu", torch.float32)
     result = {
         "checkpoint": args.checkpoint,
         "model_type": ckpt.model_type,
+        "tokenizer": ckpt.tokenizer.kind,
         "val_loss": losses["val"],
         "train_loss": losses["train"],
+        "val_bpc": bits_per_char(losses["val"], splits.chars_per_token),
+        "train_bpc": bits_per_char(losses["train"], splits.train_chars_per_token),
+        "chars_per_token": splits.chars_per_token,
         "eval_iters": args.eval_iters,
         "batch_size": args.batch_size,
         "block_size": block,
@@ -394,7 +458,9 @@ def cmd_eval(args) -> int:
         print(json.dumps(result))
     else:
         print(
-            f"val loss {losses['val']:.4f}, train loss {losses['train']:.4f} ({args.eval_iters} batches of {args.batch_size}x{block})"
+            f"val loss {losses['val']:.4f} per token, {result['val_bpc']:.4f} bits per character; "
+            f"train loss {losses['train']:.4f} ({args.eval_iters} batches of {args.batch_size}x{block} "
+            f"{ckpt.tokenizer.kind} tokens)"
         )
     return 0
 

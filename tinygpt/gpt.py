@@ -1,11 +1,12 @@
-"""A GPT for characters: token + position embeddings, pre-LayerNorm Transformer blocks, LM head.
+"""A GPT over characters (or any tokenizer's tokens): embeddings, pre-norm Transformer blocks, LM head.
 
 Based on the "Let's build GPT" lecture and nanoGPT's `model.py` (names, typed config, GPT-2 init).
 Each module runs in two ways over the same weights: `forward` for a batch of sequences (training,
 prefill, attention maps), and `one_token()`, a function for one new token at batch 1 with a KV
 cache: sampling's hot path, where a PyTorch call's fixed cost rivals its arithmetic. The config's
 switches take pieces away (feed-forward, residuals, LayerNorm, ...) so the lecture's climb from a
-single head to the full Transformer is built from these same classes.
+single head to the full Transformer is built from these same classes, and others try what later
+models changed: RMSNorm, post-norm (the 2017 paper's order) and tied input/output embeddings.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from torch.nn import functional as F
 
 ACTIVATIONS = ("gelu", "relu")
 INITS = ("gpt2", "lecture", "pytorch")
+NORMS = ("layernorm", "rmsnorm")
+NORM_POSITIONS = ("pre", "post")
+RMS_EPS = 1e-5  # LayerNorm's default; nn.RMSNorm's own default depends on the dtype
 
 
 class ConfigError(ValueError):
@@ -56,7 +60,13 @@ class GPTConfig:
     mlp_ratio: int = 4  # the MLP's hidden width, in multiples of n_embd
     activation: str = "gelu"  # the MLP's non-linearity: gelu (GPT-2) or relu (the lecture)
     residual: bool = True  # x + f(x) around attention and the MLP, rather than f(x)
-    layer_norm: bool = True  # pre-norm LayerNorm before attention, the MLP and the LM head
+    layer_norm: bool = True  # normalization (`norm`) around attention, the MLP and before the LM head
+    norm: str = "layernorm"  # layernorm (GPT-2, the lecture) or rmsnorm (LLaMA: no mean, no bias)
+    # pre: normalize each sub-layer's input, x + f(norm(x)) (GPT-2, the lecture). post: normalize
+    # after the residual add, norm(x + f(x)), as in the 2017 paper; the last block's norm is then
+    # the stack's output, so post-norm has no final ln_f.
+    norm_position: str = "pre"
+    tie_weights: bool = False  # the LM head's weight is the token embedding's (wte), as in GPT-2
     # gpt2: weights from N(0, 0.02), residual projections scaled down (nanoGPT). lecture: N(0, 0.02)
     # without the scaling (ng-video-lecture gpt.py's `_init_weights`). pytorch: each layer's own
     # default, as in the lecture's video, which the climb's small models without LayerNorm need.
@@ -127,6 +137,12 @@ def config_problems(config: GPTConfig) -> list[str]:
         problems.append(f"activation must be one of {', '.join(ACTIVATIONS)} (got {config.activation!r})")
     if config.init not in INITS:
         problems.append(f"init must be one of {', '.join(INITS)} (got {config.init!r})")
+    if config.norm not in NORMS:
+        problems.append(f"norm must be one of {', '.join(NORMS)} (got {config.norm!r})")
+    if config.norm_position not in NORM_POSITIONS:
+        problems.append(
+            f"norm_position must be one of {', '.join(NORM_POSITIONS)} (got {config.norm_position!r})"
+        )
     if config.mlp and not config.proj and config.mlp_ratio != 1:
         problems.append("without output projections the MLP must stay n_embd wide (mlp_ratio 1)")
     return problems
@@ -249,10 +265,22 @@ def linear_one(layer: nn.Module):
     return linear
 
 
+def make_norm(config: GPTConfig) -> nn.Module:
+    """The normalization layer the config asks for (Identity when normalization is off)."""
+    if not config.layer_norm:
+        return nn.Identity()
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.n_embd, eps=RMS_EPS)
+    return nn.LayerNorm(config.n_embd, bias=config.bias)
+
+
 def norm_one(ln: nn.Module):
-    """`ln` as a function of one row (the identity when LayerNorm is switched off)."""
+    """`ln` (LayerNorm, RMSNorm or Identity) as a function of one row."""
     if isinstance(ln, nn.Identity):
         return lambda x: x
+    if isinstance(ln, nn.RMSNorm):
+        shape, w, eps = ln.normalized_shape, ln.weight, ln.eps
+        return lambda x: torch.rms_norm(x, shape, w, eps)
     shape, w, b, eps = ln.normalized_shape, ln.weight, ln.bias, ln.eps
     return lambda x: torch.layer_norm(x, shape, w, b, eps)
 
@@ -325,24 +353,36 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """One Transformer block: communication (attention) then computation (MLP), both pre-norm."""
+    """One Transformer block: communication (attention) then computation (MLP), each pre-norm,
+    x + f(norm(x)), or post-norm, norm(x + f(x))."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        norm = (lambda: nn.LayerNorm(config.n_embd, bias=config.bias)) if config.layer_norm else nn.Identity
         self.residual = config.residual
-        self.ln_1 = norm()
+        self.post_norm = config.norm_position == "post"
+        self.ln_1 = make_norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = norm() if config.mlp else None
+        self.ln_2 = make_norm(config) if config.mlp else None
         self.mlp = MLP(config) if config.mlp else None
 
     def forward(self, x, cache: LayerCache | None = None, need_weights: bool = False):
         """(x after the block (B, T, C), the attention weights or None)."""
+        if self.post_norm:
+            return self._forward_post(x, cache, need_weights)
         y, att = self.attn(self.ln_1(x), cache, need_weights)
         x = x + y if self.residual else y
         if self.mlp is not None:
             y = self.mlp(self.ln_2(x))
             x = x + y if self.residual else y
+        return x, att
+
+    def _forward_post(self, x, cache: LayerCache | None, need_weights: bool):
+        """The 2017 paper's order: each sub-layer reads x as it is; the norm follows the add."""
+        y, att = self.attn(x, cache, need_weights)
+        x = self.ln_1(x + y if self.residual else y)
+        if self.mlp is not None:
+            y = self.mlp(x)
+            x = self.ln_2(x + y if self.residual else y)
         return x, att
 
     def one_token(self):
@@ -352,6 +392,15 @@ class Block(nn.Module):
         mlp, residual = self.mlp is not None, self.residual
         if mlp:
             ln_2, hidden, mlp_proj = norm_one(self.ln_2), self.mlp.one_token(), linear_one(self.mlp.c_proj)
+        if self.post_norm:
+
+            def post_block(x, cache: LayerCache):
+                x = ln_1(attn_proj(heads(x, cache), x if residual else None))
+                if mlp:
+                    x = ln_2(mlp_proj(hidden(x), x if residual else None))
+                return x
+
+            return post_block
 
         def block(x, cache: LayerCache):
             x = attn_proj(heads(ln_1(x), cache), x if residual else None)
@@ -376,12 +425,21 @@ class GPT(nn.Module):
         parts |= dict(
             drop=Dropout(config.dropout) if config.embd_dropout else nn.Identity(),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias) if config.layer_norm else nn.Identity(),
+            # post-norm: the last block ends with a norm already (the 2017 paper has no final one)
+            ln_f=make_norm(config) if config.norm_position == "pre" else nn.Identity(),
         )
         self.transformer = nn.ModuleDict(parts)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=config.lm_head_bias)
+        if config.tie_weights:  # one matrix reads tokens in and scores them out (GPT-2, Press & Wolf 2017)
+            self.lm_head.weight = self.transformer.wte.weight
         if config.init != "pytorch":  # pytorch: keep what each layer's constructor drew
             self._init_small()
+
+    @property
+    def tied_weights(self) -> dict[str, str]:
+        """State-dict names that are another name's tensor ({} when untied): a checkpoint stores
+        each tensor once."""
+        return {"lm_head.weight": "transformer.wte.weight"} if self.config.tie_weights else {}
 
     @property
     def context_size(self) -> int:

@@ -10,7 +10,7 @@ pick the same tokens under the same seed. With the cache, each new token runs th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -134,10 +134,25 @@ class _CachedStep:
 
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """The ids to start generating from, never raising: characters outside the vocabulary are
-    replaced (`tokenizer.default_replacement()`), and an empty prompt starts from a newline (or
-    the vocabulary's first character)."""
-    return tokenizer.encode(prompt, unknown="replace") or [tokenizer.stoi.get("\n", 0)]
+    """The ids to start generating from, for any tokenizer (tinygpt.tokenizers), never raising:
+    what the vocabulary lacks is replaced (`tokenizer.default_replacement()`; a word model's unknown
+    token), and an empty prompt starts from a newline (or token 0 without one)."""
+    return tokenizer.encode(prompt, unknown="replace") or tokenizer.encode("\n", unknown="drop")[:1] or [0]
+
+
+def decode_stream(tokenizer, tokens: Iterable[int]) -> Iterator[str]:
+    """The text of `tokens` piece by piece as they arrive. A BPE token can end inside a multi-byte
+    character; its text then waits (up to 4 tokens, a character's most bytes) for the rest."""
+    pending: list[int] = []
+    for token in tokens:
+        pending.append(token)
+        text = tokenizer.decode(pending)
+        if text.endswith("\ufffd") and len(pending) < 4:
+            continue
+        yield text
+        pending = []
+    if pending:
+        yield tokenizer.decode(pending)
 
 
 def generate_text(model, tokenizer, prompt: str, cfg: SampleConfig = SampleConfig()) -> str:

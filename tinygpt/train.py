@@ -21,7 +21,7 @@ import torch
 
 from . import distributed
 from .checkpoint import TrainState, load_train_state, save_checkpoint
-from .data import CharTokenizer, Splits, get_batch
+from .data import Splits, bits_per_char, get_batch
 from .device import autocast, compile_model, configure_device, resolve_device, resolve_dtype, to_device
 from .gpt import ConfigError
 from .optim import OPTIMIZERS, Optimizers, configure_optimizer
@@ -191,9 +191,11 @@ class StepEvent:
 @dataclass(frozen=True)
 class EvalEvent:
     step: int
-    train_loss: float
+    train_loss: float  # nats per token
     val_loss: float
     elapsed: float
+    train_bpc: float  # the same losses in bits per character (`tinygpt.data.bits_per_char`): what
+    val_bpc: float  # compares models with different tokenizers
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ def train(
     model,
     splits: Splits,
     cfg: TrainConfig,
-    tokenizer: CharTokenizer | None = None,
+    tokenizer=None,
     should_stop: Callable[[], bool] | None = None,
     summary: dict | None = None,
     resume: TrainState | str | os.PathLike | None = None,
@@ -418,10 +420,18 @@ def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summar
     for name in ("train", "val"):
         _check_divergence(losses[name], step, cfg, run)
     elapsed = time.perf_counter() - start
+    bpc = {name: bits_per_char(losses[name], _chars_per_token(splits, name)) for name in losses}
     run.history.append(
-        {"step": step, "train_loss": losses["train"], "val_loss": losses["val"], "elapsed": elapsed}
+        {
+            "step": step,
+            "train_loss": losses["train"],
+            "val_loss": losses["val"],
+            "train_bpc": bpc["train"],
+            "val_bpc": bpc["val"],
+            "elapsed": elapsed,
+        }
     )
-    yield EvalEvent(step, losses["train"], losses["val"], elapsed)
+    yield EvalEvent(step, losses["train"], losses["val"], elapsed, bpc["train"], bpc["val"])
     if cfg.sample_tokens > 0 and tokenizer is not None:
         sample_cfg = SampleConfig(max_new_tokens=cfg.sample_tokens, seed=cfg.seed)
         yield SampleEvent(step, generate_text(model, tokenizer, "", sample_cfg))
@@ -431,6 +441,8 @@ def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summar
             "steps": step,
             "train_loss": losses["train"],
             "val_loss": losses["val"],
+            "train_bpc": bpc["train"],
+            "val_bpc": bpc["val"],
             "elapsed_seconds": elapsed,
             "device": run.device,
             "dtype": run.dtype,
@@ -445,6 +457,10 @@ def _evaluate(model, splits, cfg, tokenizer, run: _RunState, step, start, summar
         else:
             run.last_saved = (step, str(path))
             yield CheckpointEvent(step, str(path))
+
+
+def _chars_per_token(splits: Splits, name: str) -> float:
+    return splits.chars_per_token if name == "val" else splits.train_chars_per_token
 
 
 def _capture(model, optimizer: Optimizers, g, run: _RunState, step: int, start: float, cfg) -> TrainState:
