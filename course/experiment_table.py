@@ -34,6 +34,7 @@ from tinygpt.train import DoneEvent, EvalEvent, SampleEvent, StepEvent, train
 RESULTS = SHIPPED_DIR / "experiments.json"
 DEFAULT_CHARS = 600_000  # the cpu recipe's 400 steps of 24 x 64 characters, about
 FORMAT = 1
+EVAL_ITERS = 100
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def train_one(job: tuple[str, str, int, int, str]) -> Result:
     spec = make_experiment(switch, text, chars, seed)
     data = spec.data_for(kind, TrainingData.from_text(text))
     model, cfg = spec.build(kind), spec.train_config(kind)
-    cfg = replace(cfg, eval_interval=cfg.max_steps, sample_tokens=200)  # one evaluation, at the end
+    # One evaluation, at the end, over about the whole validation text (the page's 10 batches are a glance)
+    cfg = replace(cfg, eval_interval=cfg.max_steps, eval_iters=EVAL_ITERS, sample_tokens=200)
     last, sample, tokens, seconds = None, "", [], 0.0
     for event in train(model, data.splits, cfg, data.tokenizer):
         if isinstance(event, StepEvent):

@@ -28,7 +28,7 @@ from tinygpt.checkpoint import SUFFIX
 from tinygpt.data import encode_splits, split_text
 from tinygpt.gpt import PRESETS, GPTConfig
 from tinygpt.models import build_model
-from tinygpt.tokenizers import make_tokenizer, tokenizer_from_json
+from tinygpt.tokenizers import tokenizer_for, tokenizer_from_json
 from tinygpt.train import TrainConfig
 
 BASELINE = "baseline"
@@ -83,12 +83,12 @@ SWITCHES: dict[str, Switch] = {
         "Post-norm without warmup",
         "Post-norm is known to need a warmup of the learning rate: this run starts at the full rate.",
         gpt=dict(norm_position="post"),
-        train=dict(warmup_iters=0),
+        train=dict(warmup_steps=0),
     ),
     "pre_norm_no_warmup": Switch(
         "Pre-norm without warmup",
         "The control for the row above: the baseline's pre-norm, also at the full rate from the first step.",
-        train=dict(warmup_iters=0),
+        train=dict(warmup_steps=0),
     ),
     "dropout": Switch(
         "Dropout 0.2",
@@ -108,10 +108,13 @@ def baseline_config(vocab_size: int) -> GPTConfig:
     return GPTConfig.preset(PRESET, vocab_size=vocab_size)
 
 
-def baseline_train(**changes) -> TrainConfig:
-    """The baseline's recipe, with the page's evaluation cadence and samples (course.plan.PAGE_BUDGETS)."""
-    budget = {k: v for k, v in PAGE_BUDGETS[PRESET].items() if k not in ("max_seconds", "batch_size")}
-    return TrainConfig.preset(PRESET, **{**budget, "max_seconds": None, **changes})
+def baseline_train(max_steps: int) -> TrainConfig:
+    """The baseline's recipe for `max_steps` steps, evaluated and sampled as the page's race is
+    (course.plan.PAGE_BUDGETS), at most every `max_steps` steps."""
+    keep = ("eval_interval", "eval_iters", "sample_tokens")
+    page = {k: v for k, v in PAGE_BUDGETS[PRESET].items() if k in keep}
+    page["eval_interval"] = max(1, min(page["eval_interval"], max_steps))
+    return TrainConfig.preset(PRESET, **page, max_steps=max_steps, max_seconds=None)
 
 
 def chars_per_step(cfg: TrainConfig, block_size: int) -> int:
@@ -133,8 +136,8 @@ def make_arm(switch: Switch | None, text: str, base_train: TrainConfig, seed: in
     """The baseline (switch None) or a switched model for `text`, with as many rows per batch as keep
     its characters per step equal to the baseline's."""
     kind, vocab = (switch.tokenizer, switch.vocab_size) if switch else ("char", None)
-    train_text, val_text = split_text(text)
-    tokenizer = make_tokenizer(kind, train_text, vocab)
+    tokenizer = tokenizer_for(kind, text, vocab)  # learned from the training part only
+    val_text = split_text(text)[1]
     cpt = len(val_text) / max(1, len(tokenizer.encode(val_text)))
     config = baseline_config(tokenizer.vocab_size).replace(**(switch.gpt if switch else {}))
     base_chars = chars_per_step(base_train, PRESETS[PRESET]["block_size"])
@@ -202,11 +205,9 @@ def make_experiment(switch: str, text: str, chars: int, seed: int = 1337) -> Exp
     about `chars` training characters (the same number of steps for both)."""
     if switch not in SWITCHES:
         raise ValueError(f"unknown switch {switch!r}; choose one of {', '.join(SWITCHES)}")
-    base_train = baseline_train()
-    steps = max(1, round(chars / chars_per_step(base_train, PRESETS[PRESET]["block_size"])))
-    base_train = replace(
-        base_train, max_steps=steps, eval_interval=max(1, min(base_train.eval_interval, steps))
-    )
+    per_step = chars_per_step(TrainConfig.preset(PRESET), PRESETS[PRESET]["block_size"])
+    steps = max(1, round(chars / per_step))
+    base_train = baseline_train(steps)
     arms = {
         BASELINE: make_arm(None, text, base_train, seed),
         switch: make_arm(SWITCHES[switch], text, base_train, seed),

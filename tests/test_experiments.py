@@ -94,7 +94,12 @@ def test_a_difference_within_the_seeds_noise_is_no_difference():
 
 
 def test_summary_pairs_each_seed_with_the_baseline_of_that_seed():
-    results = [result(BASELINE, 1, 2.0), result(BASELINE, 2, 2.2), result("bpe", 1, 1.9), result("bpe", 2, 2.1)]
+    results = [
+        result(BASELINE, 1, 2.0),
+        result(BASELINE, 2, 2.2),
+        result("bpe", 1, 1.9),
+        result("bpe", 2, 2.1),
+    ]
     rows = {r["switch"]: r for r in summarize(results)}
     assert rows["bpe"]["diff_mean"] == pytest.approx(-0.1) and rows["bpe"]["diff_spread"] == pytest.approx(0)
     assert rows["bpe"]["verdict"] == "better"  # paired: the seeds' own spread (0.14) does not hide it
@@ -103,7 +108,17 @@ def test_summary_pairs_each_seed_with_the_baseline_of_that_seed():
 
 def test_the_table_command_writes_its_table(tmp_path, data_path):
     out = tmp_path / "experiments.json"
-    args = ["--switches", "tie_weights", "--seeds", "1", "2", "--chars", str(2 * BASE_CHARS), "--workers", "1"]
+    args = [
+        "--switches",
+        "tie_weights",
+        "--seeds",
+        "1",
+        "2",
+        "--chars",
+        str(2 * BASE_CHARS),
+        "--workers",
+        "1",
+    ]
     assert experiment_table.main([*args, "--data", str(data_path), "--out", str(out)]) == 0
     table = json.loads(out.read_text())
     assert table["command"].startswith("python -m course.experiment_table --switches tie_weights")
