@@ -48,7 +48,7 @@ class Result:
     batch_size: int
     chars_per_token: float
     val_loss: float  # nats per token
-    val_bpc: float  # bits per character on the same validation characters
+    val_bpc: float  # bits per character on the same validation characters (unknown words spelled out)
     seconds: float
     tokens_per_sec: float
     sample: str
@@ -82,7 +82,7 @@ def train_one(job: tuple[str, str, int, int, str]) -> Result:
         cfg.batch_size,
         round(arm.chars_per_token, 4),
         round(last.val_loss, 4),
-        round(last.val_bpc, 4),
+        round(arm.bpc(last.val_bpc), 4),
         round(seconds, 2),
         round(statistics.median(tokens)),
         sample,

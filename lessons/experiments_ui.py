@@ -15,7 +15,7 @@ from lessons.training_ui import owns_active
 
 RUN = "experiment_run_id"
 REFRESH = 1.0  # seconds between redraws of a running experiment
-CHARS = (100_000, 2_000_000, 600_000, 100_000)  # the budget slider: min, max, default, step
+CHARS = (50_000, 2_000_000, 600_000, 50_000)  # the budget slider: min, max, default, step
 
 
 @st.cache_data(show_spinner=False, max_entries=1)

@@ -4,6 +4,7 @@ fair budgets, one tokenized text per model, a run through the race's machinery, 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from conftest import generated_text
@@ -134,3 +135,17 @@ def test_the_shipped_table_has_every_switch_and_three_seeds():
     assert set(rows) == {BASELINE, *experiments.SWITCHES}
     assert all(r["seeds"] == 3 for r in rows.values())
     assert table["command"].startswith("python -m course.experiment_table")
+
+
+def test_a_word_model_pays_for_the_characters_its_unknown_token_hides():
+    from tinygpt.tokenizers import make_tokenizer
+
+    train_text, val_text = "aa b aa b aa", "aa c"
+    words = make_tokenizer("word", train_text, 3)  # <unk>, "aa", " "
+    # "c" is unknown: one character at the training text's frequency of "c" (absent: half a count)
+    expected = -math.log2(0.5 / len(train_text)) / len(val_text)
+    assert experiments.spelling_bpc(words, train_text, val_text) == pytest.approx(expected)
+    for kind in ("char", "bpe"):
+        assert experiments.spelling_bpc(make_tokenizer(kind, train_text, 260), train_text, val_text) == 0
+    arm = make_experiment("word", TEXT, BASE_CHARS).arms["word"]
+    assert arm.spelling_bpc > 0 and arm.bpc(1.0) == 1.0 + arm.spelling_bpc

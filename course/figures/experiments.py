@@ -31,7 +31,7 @@ def bpc_figure(view: RunView) -> go.Figure:
     data = [
         go.Scatter(
             x=[e["step"] * per_step for e in trace.evals],
-            y=[e["val_bpc"] for e in trace.evals],
+            y=[spec.arms[kind].bpc(e["val_bpc"]) for e in trace.evals],
             mode="lines+markers",
             name=model_name(kind),
             line=dict(color=_color(kind), width=3),
@@ -59,9 +59,10 @@ def side_by_side(view: RunView) -> pd.DataFrame:
         rows.append(
             {
                 "model": model_name(kind),
-                "val bits/char": last.get("val_bpc"),
+                "val bits/char": last and arm.bpc(last["val_bpc"]),
                 "val loss/token": last.get("val_loss"),
                 "parameters": spec.parameters(kind),
+                "of which spelling unknown words": round(arm.spelling_bpc, 3),
                 "characters per token": round(arm.chars_per_token, 2),
                 "rows per batch": arm.train.batch_size,
                 "tokens/s": round(statistics.median(recent)) if recent else None,
@@ -74,7 +75,7 @@ def side_by_side(view: RunView) -> pd.DataFrame:
 def verdict(view: RunView, table: dict | None) -> str:
     """One sentence on what the difference means, against the seeds' spread in the shipped table."""
     spec: ExperimentSpec = view.spec
-    ends = {k: t.evals[-1]["val_bpc"] for k, t in view.models.items() if t.evals}
+    ends = {k: spec.arms[k].bpc(t.evals[-1]["val_bpc"]) for k, t in view.models.items() if t.evals}
     if len(ends) < 2:
         return "The comparison appears after both models' first evaluation."
     diff = ends[spec.switch] - ends[BASELINE]
