@@ -1,4 +1,4 @@
-"""Streamlit components of the extensions lesson (lessons/8_experiments.py): the shipped table,
+"""Streamlit components of the extensions lesson (lessons/9_experiments.py): the shipped table,
 the choice of a switch and its budget, and the live comparison. The experiment is
 `course.experiments`, its run a background run of `course.runs` (the race's machinery), its charts
 and tables `course.figures.experiments`."""

@@ -42,7 +42,7 @@ LESSONS = [
     Lesson("lessons/5_inside.py", "5 · Inside the trained model", ":material/biotech:"),
     Lesson("lessons/6_generate.py", "6 · Generate", ":material/edit_note:"),
     Lesson("lessons/7_beyond.py", "7 · From TinyGPT to ChatGPT", ":material/rocket_launch:"),
-    Lesson("lessons/8_experiments.py", "8 · Try the extensions", ":material/science:"),
+    Lesson("lessons/9_experiments.py", "9 · Try the extensions", ":material/science:"),
 ]
 TRAINING = "lessons/4_training.py"
 

@@ -11,7 +11,7 @@ from conftest import app_test, decode_array, plotly_spec
 
 from course import runs
 
-PAGE = "lessons/8_experiments.py"
+PAGE = "lessons/9_experiments.py"
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The extensions lesson's charts and tables (lessons/8_experiments.py), with no Streamlit calls:
+"""The extensions lesson's charts and tables (lessons/9_experiments.py), with no Streamlit calls:
 a live experiment's bits per character, its side-by-side table, and the shipped table of every
 switch against the baseline (course/experiment_table.py)."""
 

@@ -1,4 +1,4 @@
-"""Lesson 8: the extensions from-scratch GPT projects list as "what to try next", each a switch
+"""Lesson 9: the extensions from-scratch GPT projects list as "what to try next", each a switch
 trained against the baseline, fairly: the same characters, scored in bits per character on the same
 validation text. Components in `lessons.experiments_ui`; the experiment is `course.experiments`."""
 
@@ -8,7 +8,7 @@ from course import experiments, runs
 from lessons import experiments_ui, training_ui, ui
 from tinygpt.data import bits_per_char, split_text
 
-PAGE = "lessons/8_experiments.py"
+PAGE = "lessons/9_experiments.py"
 
 ui.header(
     PAGE,
