@@ -243,9 +243,10 @@ class ModelAttention:
     cropped: int  # characters dropped from the start to fit block_size
 
 
-def token_labels(text: str) -> tuple[str, ...]:
-    """'3:a' style axis labels; spaces and newlines are drawn as visible symbols."""
-    return tuple(f"{i}:{char_label(ch)}" for i, ch in enumerate(text))
+def token_labels(pieces) -> tuple[str, ...]:
+    """'3:a' style axis labels, one per token (`pieces`: a text's characters, or each token's text);
+    spaces and newlines are drawn as visible symbols."""
+    return tuple(f"{i}:{char_label(piece)}" for i, piece in enumerate(pieces))
 
 
 def model_attention(ckpt: Checkpoint, prompt: str) -> ModelAttention:
@@ -268,7 +269,7 @@ def model_attention(ckpt: Checkpoint, prompt: str) -> ModelAttention:
     text = tok.decode(ids)
     return ModelAttention(
         maps[:, 0].float().cpu(),  # (n_layer, n_head, T, T)
-        token_labels(text),
+        token_labels([tok.itos[i] for i in ids]),
         text,
         tuple(tok.unknown(prompt)),
         tok.default_replacement(),

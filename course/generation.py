@@ -20,10 +20,10 @@ import torch
 from course.priority import GENERATION_NICENESS, give_way_to_pages
 from course.text import char_label, compact, duration
 from tinygpt.checkpoint import Checkpoint
-from tinygpt.data import CharTokenizer
 from tinygpt.device import use_threads
 from tinygpt.models import count_parameters
 from tinygpt.sample import SampleConfig, encode_prompt, generate, next_token_probs
+from tinygpt.tokenizers import Tokenizer
 
 # ---- the model card ----------------------------------------------------------------------------
 
@@ -44,6 +44,15 @@ class ModelCard:
     saved_at: str | None
     train_seconds: float | None
     history: list[dict]
+    unit: str = "characters"  # what a token is: characters, BPE tokens or words (`token_unit`)
+
+
+# What one token of each tokenizer (tinygpt.tokenizers) is called on the page.
+UNITS = {"char": "characters", "bpe": "BPE tokens", "word": "word tokens"}
+
+
+def token_unit(tokenizer) -> str:
+    return UNITS.get(getattr(tokenizer, "kind", "char"), "tokens")
 
 
 def model_card(ckpt: Checkpoint) -> ModelCard:
@@ -63,6 +72,7 @@ def model_card(ckpt: Checkpoint) -> ModelCard:
         saved_at=_date(s.get("saved_at")),
         train_seconds=_number(s.get("elapsed_seconds"), float),
         history=loss_history(s),
+        unit=token_unit(ckpt.tokenizer),
     )
 
 
@@ -84,9 +94,19 @@ def describe_config(card: ModelCard) -> str:
     if card.model_type == "bigram":
         return f"bigram: one {card.vocab_size} × {card.vocab_size} lookup table, context 1 character"
     c = card.config
+    switches = [
+        name
+        for name, on in (
+            ("RMSNorm", c.get("norm") == "rmsnorm"),
+            ("post-norm", c.get("norm_position") == "post"),
+            ("tied embeddings", c.get("tie_weights")),
+        )
+        if on
+    ]
     return (
         f"GPT: n_layer {c.get('n_layer')} · n_head {c.get('n_head')} · n_embd {c.get('n_embd')} · "
         f"block_size {c.get('block_size')} · dropout {c.get('dropout')}"
+        + "".join(f" · {s}" for s in switches)
     )
 
 
@@ -107,18 +127,18 @@ def card_caption(card: ModelCard) -> str:
         parts.append(
             f"trained for {duration(card.train_seconds)}" + (f" in {card.dtype}" if card.dtype else "")
         )
-    parts.append(f"vocabulary of {card.vocab_size} characters, {context_note(card.context_size)}")
+    parts.append(f"vocabulary of {card.vocab_size} {card.unit}, {context_note(card.context_size, card.unit)}")
     caption = " · ".join(parts)
     return caption[0].upper() + caption[1:]
 
 
-def context_note(context: int) -> str:
+def context_note(context: int, unit: str = "characters") -> str:
     """What the model sees while generating: its window slides in jumps of half its context
-    (`tinygpt.sample.window_start`), so past the first `context` characters it sees between half
+    (`tinygpt.sample.window_start`), so past the first `context` tokens it sees between half
     and all of them."""
     if context == 1:
-        return "sees only the last character"
-    return f"sees up to the last {context} characters (at least {context // 2 + 1} once the text is longer)"
+        return f"sees only the last {unit.removesuffix('s')}"
+    return f"sees up to the last {context} {unit} (at least {context // 2 + 1} once the text is longer)"
 
 
 def _number(value, kind):
@@ -153,7 +173,7 @@ class Prompt:
     shown: str  # the text the ids decode to (what the model actually continues)
 
 
-def read_prompt(tokenizer: CharTokenizer, text: str) -> Prompt:
+def read_prompt(tokenizer: Tokenizer, text: str) -> Prompt:
     """`text` as the model will see it (`tinygpt.sample.encode_prompt`: never raises), with what
     was replaced, for the page to explain."""
     ids = encode_prompt(tokenizer, text)
@@ -161,13 +181,13 @@ def read_prompt(tokenizer: CharTokenizer, text: str) -> Prompt:
     return Prompt(text, ids, tokenizer.unknown(text), tokenizer.default_replacement(), shown)
 
 
-def unknown_note(prompt: Prompt, tokenizer: CharTokenizer) -> str | None:
+def unknown_note(prompt: Prompt, tokenizer: Tokenizer) -> str | None:
     """A sentence on the prompt's characters the vocabulary lacks (None when there are none)."""
     if not prompt.unknown:
         return None
     shown = ", ".join(repr(ch) for ch in prompt.unknown[:20]) + (" …" if len(prompt.unknown) > 20 else "")
     return (
-        f"Not in this model's vocabulary of {tokenizer.vocab_size} characters: {shown}. "
+        f"Not in this model's vocabulary of {tokenizer.vocab_size} {token_unit(tokenizer)}: {shown}. "
         f"The model sees {'a space' if prompt.replacement == ' ' else repr(prompt.replacement)} in their place."
     )
 
@@ -190,7 +210,7 @@ class TimedStream:
     server shared by a class, a viewer's generation must not slow everyone's sliders."""
 
     def __init__(
-        self, model, tokenizer: CharTokenizer, ids: Sequence[int], cfg: SampleConfig, chunk_seconds=0.05
+        self, model, tokenizer: Tokenizer, ids: Sequence[int], cfg: SampleConfig, chunk_seconds=0.05
     ):
         self.model, self.tokenizer, self.ids, self.cfg = model, tokenizer, list(ids), cfg
         self.chunk_seconds = chunk_seconds
@@ -291,7 +311,7 @@ def reshape(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
     return next_token_probs(torch.log(probs), temperature, top_k)
 
 
-def top_candidates(step: Step, tokenizer: CharTokenizer, n: int = 10) -> list[dict]:
+def top_candidates(step: Step, tokenizer: Tokenizer, n: int = 10) -> list[dict]:
     """The `n` likeliest next characters under the model (plus the sampled one if it is not among
     them), most likely first: char, label, rank, p_model, p_shaped, sampled."""
     order = torch.argsort(step.probs, descending=True).tolist()
@@ -310,7 +330,7 @@ def top_candidates(step: Step, tokenizer: CharTokenizer, n: int = 10) -> list[di
     ]
 
 
-def step_summary(step: Step, tokenizer: CharTokenizer) -> list[tuple[str, str, str]]:
+def step_summary(step: Step, tokenizer: Tokenizer) -> list[tuple[str, str, str]]:
     """(label, value, comparison with the plain model) for the sampled character of `step`."""
     rank = int((step.probs > step.probs[step.token]).sum()) + 1
     p_shaped, p_model = float(step.shaped[step.token]), float(step.probs[step.token])

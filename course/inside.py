@@ -212,6 +212,7 @@ class Traced:
     """A prompt as the model read it, and its trace."""
 
     text: str  # what the ids decode to
+    pieces: tuple[str, ...]  # each token's text: the characters, for a character model
     unknown: tuple[str, ...]  # characters outside the vocabulary (replaced)
     replacement: str
     cropped: int  # characters left out at the start (the model reads at most block_size)
@@ -220,7 +221,7 @@ class Traced:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(f"{i}:{char_label(ch)}" for i, ch in enumerate(self.text))
+        return tuple(f"{i}:{char_label(piece)}" for i, piece in enumerate(self.pieces))
 
     @property
     def notes(self) -> list[str]:
@@ -242,13 +243,16 @@ class Traced:
 
 def trace_prompt(model: GPT, tokenizer, prompt: str) -> Traced:
     """Trace `prompt` (unknown characters replaced, an empty one read as a newline, a long one cut
-    to its last block_size characters)."""
+    to its last block_size tokens; any tokenizer of tinygpt.tokenizers)."""
     read = read_prompt(tokenizer, prompt)
     ids = read.ids[-model.config.block_size :]
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     text = tokenizer.decode(ids)
     cropped = len(read.ids) - len(ids)
-    return Traced(text, tuple(read.unknown), read.replacement, cropped, trace(model, idx), empty=not prompt)
+    pieces = tuple(tokenizer.itos[i] for i in ids)
+    return Traced(
+        text, pieces, tuple(read.unknown), read.replacement, cropped, trace(model, idx), empty=not prompt
+    )
 
 
 def dropout_twin(model: GPT, p: float) -> GPT:

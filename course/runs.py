@@ -77,7 +77,7 @@ class ModelTrace:
     losses: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # seconds since the run started, per step
     rates: list[float] = field(default_factory=list)  # tokens per second of its own steps, per step
-    evals: list[dict] = field(default_factory=list)  # step, train_loss, val_loss, elapsed
+    evals: list[dict] = field(default_factory=list)  # step, train_loss, val_loss, train_bpc, val_bpc, elapsed
     samples: list[tuple[int, str]] = field(default_factory=list)
     saved: bool = False
     saved_step: int = 0  # the step of the last checkpoint that reached the disk
@@ -311,6 +311,7 @@ class Run:
                         "step": event.step,
                         "train_loss": event.train_loss,
                         "val_loss": event.val_loss,
+                        "train_bpc": event.train_bpc,
                         "val_bpc": event.val_bpc,
                         "elapsed": elapsed,
                     }

@@ -11,7 +11,10 @@ _LABELS = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
 
 def char_label(ch: str) -> str:
-    """One character made visible: ␣ for a space, ⏎ for a newline, an escape for other unprintables."""
+    """One character made visible: ␣ for a space, ⏎ for a newline, an escape for other unprintables.
+    A longer token (BPE, words) shows each of its characters that way: '␣the'."""
+    if len(ch) != 1:
+        return "".join(char_label(c) for c in ch)
     if ch in _LABELS:
         return _LABELS[ch]
     return ch if ch.isprintable() else repr(ch)[1:-1]

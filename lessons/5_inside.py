@@ -26,6 +26,9 @@ if picked is None:
 if picked.checkpoint.model_type != "gpt":
     st.error(f"**{picked.name}** is a bigram model: it has no layers to look inside. Choose a Transformer.")
     st.stop()
+if reason := inside_ui.unsupported(picked):
+    st.info(reason, icon=":material/info:")
+    st.stop()
 config, itos = picked.checkpoint.config, picked.checkpoint.tokenizer.itos
 prompt = st.text_area("Prompt", PROMPT, height=80, key="inside_prompt", help="Read in one forward pass.")
 tr = inside_ui.traced(picked, prompt)
@@ -42,7 +45,12 @@ st.markdown(
 em, sim = inside_ui.embedding_figures(picked)
 left, right = st.columns(2)
 with left:
-    ui.plot(em, "inside_fig_embed")
+    if em is None:
+        st.info(
+            f"This model reads {picked.checkpoint.tokenizer.kind} tokens, not characters: the map is drawn for character models."
+        )
+    else:
+        ui.plot(em, "inside_fig_embed")
 with right:
     if sim is None:
         st.info("This model has no position embeddings: only attention's mask tells positions apart.")
@@ -75,6 +83,11 @@ L = t.layers[layer]
 
 st.subheader("LayerNorm: each token rescaled to mean 0, spread 1, then a learned weight per channel")
 ui.plot(figures.layernorm_figure(L.resid_in, L.ln_1, labels, pos), "inside_fig_ln")
+if config.norm == "rmsnorm":
+    st.caption(
+        "This model uses **RMSNorm**: it divides each token by its root mean square and subtracts no mean, "
+        "so its means after the norm are not 0."
+    )
 st.markdown(
     "The lecture writes it by hand from makemore's BatchNorm: the same arithmetic over the other axis. "
     "BatchNorm normalises each **column**, one channel across the batch, so a token's result depends on the "

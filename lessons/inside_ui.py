@@ -19,12 +19,25 @@ def traced(picked: ui.Picked, prompt: str) -> inside.Traced:
     return inside.trace_prompt(picked.checkpoint.model, picked.checkpoint.tokenizer, prompt)
 
 
+def unsupported(picked: ui.Picked) -> str | None:
+    """Why this lesson cannot trace the model (None when it can): it follows the lecture's pre-norm
+    block, whose stages (ln_1, then attention, then the add) a post-norm block has in another order."""
+    if picked.checkpoint.config.norm_position == "post":
+        return (
+            f"**{picked.name}** is a post-norm model (LayerNorm after each residual add, as in the 2017 "
+            "paper). This lesson traces the lecture's pre-norm block stage by stage; choose a pre-norm model."
+        )
+    return None
+
+
 @st.cache_resource(show_spinner=False, max_entries=4, hash_funcs=BY_KEY)
 def embedding_figures(picked: ui.Picked):
-    """The character embeddings' map and the position embeddings' similarity (None without them)."""
-    model = picked.checkpoint.model
+    """The character embeddings' map (None for a model over other tokens) and the position
+    embeddings' similarity (None without them)."""
+    model, tokenizer = picked.checkpoint.model, picked.checkpoint.tokenizer
     sim = inside_views.position_similarity(model)
-    em = figures.embedding_figure(inside_views.embedding_map(model, picked.checkpoint.tokenizer.chars))
+    chars = tokenizer.chars if tokenizer.kind == "char" else None
+    em = None if chars is None else figures.embedding_figure(inside_views.embedding_map(model, chars))
     return em, None if sim is None else figures.similarity_figure(sim)
 
 

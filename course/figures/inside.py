@@ -90,7 +90,8 @@ def architecture_dot(config: GPTConfig, stage: str, layer: int) -> str:
         font = "white" if name == stage else "#292524"
         return f'{name} [label="{label}", shape={shape}, style="{style}", fillcolor="{fill}", fontcolor="{font}"];'
 
-    norm = "LayerNorm" if config.layer_norm else "LayerNorm: off"
+    name = "RMSNorm" if getattr(config, "norm", "layernorm") == "rmsnorm" else "LayerNorm"
+    norm = name if config.layer_norm else f"{name}: off"
 
     def residual_branch(
         src: str, ln: str, inner: str, inner_label: str, proj: str, proj_label: str, add: str
