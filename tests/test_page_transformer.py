@@ -75,7 +75,7 @@ def test_the_rung_slider_changes_the_diagram_numbers_sample_and_code():
     dot = diagram(at)
     assert "block × 3" in dot and dot.count("LayerNorm") == 3 and metrics(at)["parameters"] == "41,504"
     sources = " ".join(c.value for c in at.code)
-    assert "self.ln_1 = norm()" in sources  # the real Block.__init__, from the library
+    assert "self.ln_1 = make_norm(config)" in sources  # the real Block.__init__, from the library
     at.select_slider(key="ladder_rung").set_value(6).run()
     assert metrics(at)["val loss"] == "1.499" and metrics(at)["lecture's val"] == "1.48"
     assert "block × 4, dropout 0.1" in diagram(at)

@@ -147,7 +147,9 @@ def add_command(sub, name: str, help: str, description: str = "") -> argparse.Ar
     return sub.add_parser(
         name,
         help=help,
-        description=textwrap.fill(f"{help[0].upper()}{help[1:]}. {description}".strip(), 80),
+        description=textwrap.fill(
+            f"{help[0].upper()}{help[1:]}. {description}".replace("%%", "%").strip(), 80
+        ),
         epilog="\n".join(["Examples:", *examples]),
         formatter_class=HelpFormatter,
     )
@@ -250,7 +252,9 @@ def add_sample_parser(sub) -> None:
 
 
 def add_eval_parser(sub) -> None:
-    p = add_command(sub, "eval", "validation loss of a checkpoint on a text's last 10%%")
+    p = add_command(
+        sub, "eval", "validation loss and bits per character of a checkpoint on a text's last 10%%"
+    )
     p.add_argument("--checkpoint", required=True, help="a .safetensors file that train saved")
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
     p.add_argument("--eval-iters", type=int, default=200, help="batches to average")
