@@ -35,6 +35,7 @@ RESULTS = SHIPPED_DIR / "experiments.json"
 DEFAULT_CHARS = 600_000  # the cpu recipe's 400 steps of 24 x 64 characters, about
 FORMAT = 1
 EVAL_ITERS = 100
+ORDER = [BASELINE, *SWITCHES]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in pool.imap_unordered(train_one, todo):
             results.append(r)
             print(f"{r.switch:22} seed {r.seed}: {r.val_bpc:.4f} bits/char, {r.seconds:.0f} s", flush=True)
-    rows = summarize(sorted(results, key=lambda r: (r.switch != BASELINE, r.switch, r.seed)))
+    rows = summarize(sorted(results, key=lambda r: (ORDER.index(r.switch), r.seed)))
     for row in rows:
         print(_line(row))
     if args.out:

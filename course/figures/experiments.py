@@ -97,6 +97,14 @@ def verdict(view: RunView, table: dict | None) -> str:
     )
 
 
+def table_rows(table: dict) -> list[dict]:
+    """The table's rows, the baseline first, then the switches in the page's order."""
+    order = [BASELINE, *SWITCHES]
+    return sorted(
+        table["rows"], key=lambda r: order.index(r["switch"]) if r["switch"] in order else len(order)
+    )
+
+
 def table_frame(table: dict) -> pd.DataFrame:
     """The shipped table: each switch's mean and spread, and its paired difference from the baseline."""
     return pd.DataFrame(
@@ -111,14 +119,14 @@ def table_frame(table: dict) -> pd.DataFrame:
                 "parameters": r["params"],
                 "tokens/s": r["tokens_per_sec"],
             }
-            for r in table["rows"]
+            for r in table_rows(table)
         ]
     )
 
 
 def table_figure(table: dict) -> go.Figure:
     """Each switch's difference from the baseline in bits per character, with its spread over seeds."""
-    rows = [r for r in table["rows"] if "diff_mean" in r]
+    rows = [r for r in table_rows(table) if "diff_mean" in r]
     colors = {"better": "#15803d", "worse": "#b91c1c"}
     bar = go.Bar(
         y=[r["label"] for r in rows],
