@@ -34,6 +34,7 @@ def table(text_name: str) -> None:
         return
     ui.plot(figures.table_figure(t), "experiments_table_chart")
     st.dataframe(figures.table_frame(t), hide_index=True, width="stretch")
+    st.markdown(figures.warmup_sentence(t))
     st.caption(
         f"Tiny Shakespeare, {t['chars']:,} training characters per model, seeds "
         f"{', '.join(str(s) for s in sorted({r['seed'] for r in t['results']}))}; mean ± standard deviation. "
