@@ -27,9 +27,11 @@ st.markdown(
     "text, the last 10% of the characters: its loss in nats per token, divided by ln 2, divided by how many "
     "characters its tokens hold on average. For a character model that is just the loss / ln 2. Both models "
     "read the same number of training characters in the same number of steps, from the same seed: a model "
-    "whose tokens hold more characters, or whose context is longer, gets fewer rows per batch."
+    "whose tokens hold more characters, or whose context is longer, gets fewer rows per batch. A word model "
+    "reads every rare word as one unknown token; predicting that token says nothing about the word's letters, "
+    "so their cost is added: each one spelled out at its frequency in the training text."
 )
-ui.show_source(bits_per_char, split_text, experiments.make_arm)
+ui.show_source(bits_per_char, split_text, experiments.make_arm, experiments.spelling_bpc)
 
 st.subheader("The answer, without waiting")
 experiments_ui.table(name)

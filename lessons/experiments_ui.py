@@ -131,6 +131,10 @@ def live(registry: runs.RunRegistry, run_id: str) -> None:
             view.progress, text=f"**{view.name}**: {view.status}, step {view.step:,} / {view.spec.steps:,}"
         )
         ui.plot(figures.bpc_figure(view), "experiment_chart")
+        st.caption(
+            f"A point at each evaluation (every {view.spec.train.eval_interval} steps): the mean over "
+            f"{view.spec.train.eval_iters} batches of the validation text, in bits per character."
+        )
         st.dataframe(figures.side_by_side(view), hide_index=True, width="stretch")
         st.markdown(figures.verdict(view, shipped_table()))
         for col, (kind, trace) in zip(st.columns(2), view.models.items(), strict=True):

@@ -149,3 +149,29 @@ def test_a_word_model_pays_for_the_characters_its_unknown_token_hides():
         assert experiments.spelling_bpc(make_tokenizer(kind, train_text, 260), train_text, val_text) == 0
     arm = make_experiment("word", TEXT, BASE_CHARS).arms["word"]
     assert arm.spelling_bpc > 0 and arm.bpc(1.0) == 1.0 + arm.spelling_bpc
+
+
+def test_the_warmup_sentence_follows_the_numbers():
+    from course.figures.experiments import warmup_sentence
+
+    def table(cold: float) -> dict:
+        rows = [
+            ("post_norm", 0.07, 0.01),
+            ("post_norm_no_warmup", cold, 0.01),
+            ("pre_norm_no_warmup", 0.0, 0.01),
+        ]
+        return {"rows": [{"switch": s, "diff_mean": m, "diff_spread": d} for s, m, d in rows]}
+
+    assert "does not show" in warmup_sentence(table(0.075))
+    assert "shows even here" in warmup_sentence(table(0.30))
+    assert warmup_sentence({"rows": []}) == ""
+
+
+def test_the_docs_print_the_shipped_table():
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[1] / "docs" / "experiments.md").read_text()
+    table = experiment_table.load_table()
+    assert table["command"] in docs.replace("\\\n    ", "")
+    for row in table["rows"]:
+        assert f"{row['val_bpc_mean']:.3f} ± {row['val_bpc_spread']:.3f}" in docs, row["switch"]

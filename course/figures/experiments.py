@@ -59,7 +59,7 @@ def side_by_side(view: RunView) -> pd.DataFrame:
         rows.append(
             {
                 "model": model_name(kind),
-                "val bits/char": last and arm.bpc(last["val_bpc"]),
+                "val bits/char": arm.bpc(last["val_bpc"]) if last else None,
                 "val loss/token": last.get("val_loss"),
                 "parameters": spec.parameters(kind),
                 "of which spelling unknown words": round(arm.spelling_bpc, 3),
