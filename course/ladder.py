@@ -272,6 +272,9 @@ class LadderSpec:
     def resume_path(self, kind: str) -> None:
         return None
 
+    def data_for(self, kind: str, data):
+        return data
+
     def parameters(self, kind: str) -> int:
         return rung_params(RUNGS[kind], self.vocab_size, self.settings)
 

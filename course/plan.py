@@ -111,10 +111,10 @@ class RunSpec:
     """What one run trains: `models` (one of RACE, or both), the GPT's shape and the shared
     training settings. In a race both models see the same batches: same block size, batch size and seed.
 
-    Every kind of run (this, `ContinuedSpec`, the ladder's `LadderSpec`) answers the same questions,
-    and `course.runs` and `course.worker` ask only these: its models and whether they train in turn,
-    each model built (or loaded to resume) and its training settings, its parameter count, where it
-    saves, and the run's name."""
+    Every kind of run (this, `ContinuedSpec`, the ladder's `LadderSpec`, `course.experiments`'
+    `ExperimentSpec`) answers the same questions, and `course.runs` and `course.worker` ask only these:
+    its models and whether they train in turn, each model built (or loaded to resume), its training
+    settings and its text, its parameter count, where it saves, and the run's name."""
 
     models: tuple[str, ...]
     gpt: GPTConfig
@@ -143,6 +143,10 @@ class RunSpec:
     def resume_path(self, kind: str) -> str | None:
         """The checkpoint whose training `kind` continues (None: it starts afresh)."""
         return None
+
+    def data_for(self, kind: str, data: TrainingData) -> TrainingData:
+        """What `kind` trains on: the run's text as the run was given it (an experiment retokenizes it)."""
+        return data
 
     def parameters(self, kind: str) -> int:
         return count_parameters_of(kind, self)

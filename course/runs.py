@@ -76,6 +76,7 @@ class ModelTrace:
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # seconds since the run started, per step
+    rates: list[float] = field(default_factory=list)  # tokens per second of its own steps, per step
     evals: list[dict] = field(default_factory=list)  # step, train_loss, val_loss, train_bpc, val_bpc, elapsed
     samples: list[tuple[int, str]] = field(default_factory=list)
     saved: bool = False
@@ -84,7 +85,7 @@ class ModelTrace:
 
     def copy(self) -> ModelTrace:
         """A snapshot: the lists copied, so the running run's appends do not reach it."""
-        lists = ("steps", "losses", "times", "evals", "samples")
+        lists = ("steps", "losses", "times", "rates", "evals", "samples")
         return replace(self, **{name: list(getattr(self, name)) for name in lists})
 
 
@@ -306,6 +307,7 @@ class Run:
                 trace.steps.append(event.step)
                 trace.losses.append(event.loss)
                 trace.times.append(time.perf_counter() - self._start)
+                trace.rates.append(event.tokens_per_sec)
             elif isinstance(event, EvalEvent):
                 elapsed = time.perf_counter() - self._start
                 trace.evals.append(

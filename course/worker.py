@@ -85,8 +85,9 @@ class Training:
         for kind in self.spec.models:
             cfg = self._configs[kind] = self.spec.train_config(kind, self.paths[kind])
             model, resume = self.spec.build(kind), self.spec.resume_path(kind)
+            data = self.spec.data_for(kind, self.data)
             gens[kind] = train(
-                model, self.data.splits, cfg, self.data.tokenizer, self._stopping, self._summary(kind), resume
+                model, data.splits, cfg, data.tokenizer, self._stopping, self._summary(kind), resume
             )
         return gens
 

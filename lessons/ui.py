@@ -44,6 +44,7 @@ LESSONS = [
     Lesson("lessons/6_generate.py", "6 · Generate", ":material/edit_note:"),
     Lesson("lessons/7_beyond.py", "7 · From TinyGPT to ChatGPT", ":material/rocket_launch:"),
     Lesson("lessons/8_interventions.py", "8 · Which part does what", ":material/science:"),
+    Lesson("lessons/9_experiments.py", "9 · Try the extensions", ":material/tune:"),
 ]
 TRAINING = "lessons/4_training.py"
 
