@@ -132,6 +132,22 @@ def runs_dir() -> Path:
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture
+def fresh_app(runs_dir):
+    """Empty Streamlit caches and an empty runs folder; at the end, no run left going. Page tests that
+    start runs use it for every test (`pytestmark = pytest.mark.usefixtures("fresh_app")`)."""
+    import streamlit as st
+
+    from course import runs
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield runs_dir
+    runs.shared_registry().stop_all()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
 # ---- AppTest helpers -------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from test_widget_limits import TEXT, labels_itself, open_page, widgets
 
 from course import runs
-from lessons.ui import DATASET_NAME_KEY, DATASET_TEXT_KEY, LESSONS, checkpoint_choices
+from lessons.ui import DATASET_NAME_KEY, DATASET_TEXT_KEY, LESSONS, UPLOAD_TEXT, checkpoint_choices
 from tinygpt import device
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,6 +233,7 @@ def test_nothing_one_viewer_types_or_chooses_reaches_another_viewer():
         typed = [w.value for kind, w in widgets(a).values() if kind in TEXT]
         assert all(value == MARK for value in typed), f"{path}: viewer A's typing did not take"
     a.session_state[DATASET_NAME_KEY] = f"{MARK}.txt"  # what lesson 1 keeps of an upload
+    a.session_state["dataset_source"] = UPLOAD_TEXT  # an upload is made with this choice
     a.session_state[DATASET_TEXT_KEY] = f"{MARK}\n" * 500
     for path in paths:  # then A visits every lesson with that text
         a.switch_page(path).run()

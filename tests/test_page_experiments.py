@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import streamlit as st
 from conftest import app_test, decode_array, plotly_spec
 
 from course import runs
@@ -14,14 +13,7 @@ from course import runs
 PAGE = "lessons/9_experiments.py"
 
 
-@pytest.fixture(autouse=True)
-def clean(runs_dir):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield runs_dir
-    runs.shared_registry().stop_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_app")
 
 
 def markdown(at) -> str:

@@ -7,26 +7,17 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import streamlit as st
 from conftest import app_test, plotly_spec
 from test_page_training import poll, progress_text, tiny, val_points
 
-from course import corpora, runs
+from course import corpora
 from lessons import ui
 from tinygpt.checkpoint import read_metadata
 
 LOGS = corpora.SAMPLE_LOGS.read_text(encoding="ascii")
 
 
-@pytest.fixture(autouse=True)
-def clean(runs_dir):
-    """Every test starts from empty caches and ends with no run going."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield runs_dir
-    runs.shared_registry().stop_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_app")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import streamlit as st
 from conftest import app_test, decode_array, plotly_spec
 
 from course import plan, runs
@@ -16,15 +15,7 @@ from tinygpt.checkpoint import read_metadata
 PAGE = "lessons/4_training.py"
 
 
-@pytest.fixture(autouse=True)
-def clean(runs_dir):
-    """Every test starts from empty caches and ends with no job running."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield runs_dir
-    runs.shared_registry().stop_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_app")
 
 
 def page(**state):
