@@ -148,6 +148,21 @@ def fresh_app(runs_dir):
     st.cache_data.clear()
 
 
+@pytest.fixture
+def no_shipped(monkeypatch, runs_dir, tmp_path):
+    """The app as a fresh install without the shipped checkpoints: only the learner's runs are listed."""
+    import streamlit as st
+
+    from lessons import ui
+
+    empty = tmp_path / "shipped"
+    empty.mkdir()
+    monkeypatch.setattr(ui, "SHIPPED_DIR", empty)
+    st.cache_resource.clear()
+    yield runs_dir
+    st.cache_resource.clear()
+
+
 # ---- AppTest helpers -------------------------------------------------------------------------
 
 

@@ -172,16 +172,6 @@ def test_unknown_characters_get_a_warning(at):
     assert any("Not in this model's vocabulary" in w.value and "'✓'" in w.value for w in at.warning)
 
 
-@pytest.fixture
-def no_shipped(monkeypatch, runs_dir, tmp_path):
-    empty = tmp_path / "shipped"
-    empty.mkdir()
-    monkeypatch.setattr(ui, "SHIPPED_DIR", empty)
-    st.cache_resource.clear()
-    yield runs_dir
-    st.cache_resource.clear()
-
-
 def test_without_a_checkpoint_the_page_says_what_to_do(no_shipped):
     at = app_test(PAGE).run()
     assert not at.exception, at.exception

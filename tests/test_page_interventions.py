@@ -126,16 +126,6 @@ def test_a_name_too_short_or_unknown_gets_a_message(at):
     assert any("vocabulary lacks 'ë'" in i.value for i in at.info)
 
 
-@pytest.fixture
-def no_shipped(monkeypatch, runs_dir, tmp_path):
-    empty = tmp_path / "shipped"
-    empty.mkdir()
-    monkeypatch.setattr(ui, "SHIPPED_DIR", empty)
-    st.cache_resource.clear()
-    yield runs_dir
-    st.cache_resource.clear()
-
-
 def test_a_one_layer_one_head_model_without_mlp_gets_every_section(no_shipped, tiny_checkpoint):
     tok = load_checkpoint(tiny_checkpoint).tokenizer
     config = GPTConfig.preset(
