@@ -47,5 +47,5 @@ if spec is not None:
     experiments_ui.plan(spec)
     experiments_ui.start_stop(registry, run, spec, training_ui.training_data(name, text))
 if run is not None:
-    experiments_ui.live(registry, run.id)
+    experiments_ui.live(registry, run.id, name)
 ui.next_lesson(PAGE)

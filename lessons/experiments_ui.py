@@ -120,7 +120,7 @@ def start_stop(registry: runs.RunRegistry, run, spec, data) -> None:
         st.rerun()
 
 
-def live(registry: runs.RunRegistry, run_id: str) -> None:
+def live(registry: runs.RunRegistry, run_id: str, text_name: str) -> None:
     """Both models' bits per character as they train, side by side, redrawn while the run lasts."""
     active = registry.get(run_id).status in runs.ACTIVE
 
@@ -136,7 +136,7 @@ def live(registry: runs.RunRegistry, run_id: str) -> None:
             f"{view.spec.train.eval_iters} batches of the validation text, in bits per character."
         )
         st.dataframe(figures.side_by_side(view), hide_index=True, width="stretch")
-        st.markdown(figures.verdict(view, shipped_table()))
+        st.markdown(figures.verdict(view, shipped_table(), text_name == ui.SHAKESPEARE))
         for col, (kind, trace) in zip(st.columns(2), view.models.items(), strict=True):
             step, sample = trace.samples[-1] if trace.samples else (0, "A sample appears at each evaluation.")
             col.caption(

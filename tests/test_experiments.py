@@ -175,3 +175,26 @@ def test_the_docs_print_the_shipped_table():
     assert table["command"] in docs.replace("\\\n    ", "")
     for row in table["rows"]:
         assert f"{row['val_bpc_mean']:.3f} ± {row['val_bpc_spread']:.3f}" in docs, row["switch"]
+
+
+def test_the_sentence_weighs_a_run_against_the_table_only_in_the_same_setting():
+    from course.figures.experiments import verdict
+    from course.runs import ModelTrace, RunView
+
+    def view(chars: int) -> RunView:
+        spec = make_experiment("rmsnorm", TEXT, chars)
+        traces = {
+            kind: ModelTrace("gpt", 1, "", evals=[{"val_bpc": bpc, "val_loss": 0.0}])
+            for kind, bpc in ((BASELINE, 2.60), ("rmsnorm", 2.50))
+        }
+        return RunView("id", "name", runs.FINISHED, None, spec, traces, 1.0)
+
+    table = {
+        "chars": 10 * BASE_CHARS,
+        "rows": [{"switch": "rmsnorm", "diff_mean": -0.01, "diff_spread": 0.02}],
+    }
+    same = verdict(view(10 * BASE_CHARS), table)
+    assert "0.100 lower (better)" in same and "larger than the seeds' noise (±0.040)" in same
+    shorter = verdict(view(2 * BASE_CHARS), table)
+    assert "need not last" in shorter and "noise" not in shorter
+    assert "not this text" in verdict(view(10 * BASE_CHARS), table, same_text=False)

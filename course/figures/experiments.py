@@ -72,8 +72,9 @@ def side_by_side(view: RunView) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict(view: RunView, table: dict | None) -> str:
-    """One sentence on what the difference means, against the seeds' spread in the shipped table."""
+def verdict(view: RunView, table: dict | None, same_text: bool = True) -> str:
+    """One sentence on what the difference means: against the seeds' spread in the shipped table when
+    the run matches the table's setting (its text and budget), else a pointer to the table."""
     spec: ExperimentSpec = view.spec
     ends = {k: spec.arms[k].bpc(t.evals[-1]["val_bpc"]) for k, t in view.models.items() if t.evals}
     if len(ends) < 2:
@@ -87,11 +88,20 @@ def verdict(view: RunView, table: dict | None) -> str:
     row = next((r for r in (table or {}).get("rows", []) if r["switch"] == spec.switch), None)
     if row is None or view.active:
         return sentence + "."
+    measured = (
+        f"the shipped table measured {row['diff_mean']:+.3f} ± {row['diff_spread']:.3f} across three seeds"
+    )
+    read = spec.steps * spec.train.batch_size * spec.block_size
+    if not same_text or abs(read - table["chars"]) > 0.05 * table["chars"]:
+        where = "Tiny Shakespeare" if same_text else "Tiny Shakespeare, not this text"
+        return (
+            f"{sentence}, after {read:,} training characters. On {where}, after {table['chars']:,}, {measured}: "
+            "a difference early in training, or on another text, need not last or carry over."
+        )
     noise = 2 * row["diff_spread"]
     within = abs(diff) <= noise
     return (
-        f"{sentence}. Across three seeds the shipped table measured {row['diff_mean']:+.3f} ± "
-        f"{row['diff_spread']:.3f}: a difference of {abs(diff):.3f} is "
+        f"{sentence}. In the same setting {measured}: a difference of {abs(diff):.3f} is "
         + ("within the seeds' noise (±" if within else "larger than the seeds' noise (±")
         + f"{noise:.3f}), so this run {'alone does not show' if within else 'shows'} an effect."
     )

@@ -1,0 +1,32 @@
+"""Lesson 9 in a real browser: the shipped table, then a switch trained against the baseline whose
+curves and comparison refresh by themselves (run_every) until the run ends. Screenshot:
+test-artifacts/experiments-done.png."""
+
+import pytest
+from conftest import assert_no_streamlit_exception, screenshot, wait_for_idle
+from playwright.sync_api import expect
+from test_browser import go_to, open_app
+
+from lessons.ui import lesson
+
+pytestmark = pytest.mark.browser
+PAGE = "lessons/9_experiments.py"
+
+
+def test_a_switch_trains_live_against_the_baseline(streamlit_server, page, console_errors):
+    open_app(page, streamlit_server)
+    go_to(page, lesson(PAGE).title)
+    expect(page.get_by_text("Dropping the warmup costs post-norm", exact=False)).to_be_visible(timeout=60_000)
+    wait_for_idle(page)
+    slider = page.get_by_role("slider")
+    slider.focus()
+    slider.press("Home")  # the smallest budget: 50,000 characters, 33 steps each
+    expect(slider).to_have_value("50000")
+    wait_for_idle(page)
+    page.get_by_role("button", name="Train both").click()
+    expect(page.get_by_text("than the baseline's")).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("finished, step 33 / 33")).to_be_visible(timeout=60_000)
+    wait_for_idle(page)
+    assert_no_streamlit_exception(page)
+    screenshot(page, "experiments-done")
+    assert console_errors == []
