@@ -55,15 +55,15 @@ class Result:
     sample: str
 
 
-def train_one(job: tuple[str, str, int, int, str]) -> Result:
-    """Train one model of `make_experiment(switch, text, chars, seed)`: the switch's or the baseline's."""
-    switch, text, chars, seed, kind = job
+def train_one(job: tuple[str, str, int, int, str, int]) -> Result:
+    """Train one model of `make_experiment(switch, text, chars, seed)`, the switch's or the baseline's,
+    and evaluate it once, at the end, over `eval_iters` batches."""
+    switch, text, chars, seed, kind, eval_iters = job
     torch.set_num_threads(1)
     spec = make_experiment(switch, text, chars, seed)
     data = spec.data_for(kind, TrainingData.from_text(text))
     model, cfg = spec.build(kind), spec.train_config(kind)
-    # One evaluation, at the end, over about the whole validation text (the page's 10 batches are a glance)
-    cfg = replace(cfg, eval_interval=cfg.max_steps, eval_iters=EVAL_ITERS, sample_tokens=200)
+    cfg = replace(cfg, eval_interval=cfg.max_steps, eval_iters=eval_iters, sample_tokens=200)
     last, sample, tokens, seconds = None, "", [], 0.0
     for event in train(model, data.splits, cfg, data.tokenizer):
         if isinstance(event, StepEvent):
@@ -90,11 +90,11 @@ def train_one(job: tuple[str, str, int, int, str]) -> Result:
     )
 
 
-def jobs(switches, text: str, chars: int, seeds) -> list[tuple]:
+def jobs(switches, text: str, chars: int, seeds, eval_iters: int = EVAL_ITERS) -> list[tuple]:
     """The baseline once per seed (it is the same in every experiment), then each switch per seed."""
     first = switches[0]
-    out = [(first, text, chars, seed, BASELINE) for seed in seeds]
-    return out + [(s, text, chars, seed, s) for s in switches for seed in seeds]
+    out = [(first, text, chars, seed, BASELINE, eval_iters) for seed in seeds]
+    return out + [(s, text, chars, seed, s, eval_iters) for s in switches for seed in seeds]
 
 
 def summarize(results: list[Result]) -> list[dict]:
@@ -152,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--switches", nargs="+", default=list(SWITCHES), choices=list(SWITCHES), metavar="SWITCH")
     p.add_argument("--seeds", nargs="+", type=int, default=[1337, 1338, 1339])
     p.add_argument("--chars", type=int, default=DEFAULT_CHARS, help="training characters per model")
+    p.add_argument(
+        "--eval-iters",
+        type=int,
+        default=EVAL_ITERS,
+        help="validation batches of the one evaluation, at the end (default: about the whole validation text)",
+    )
     p.add_argument("--data", help="a UTF-8 text file (default: Tiny Shakespeare)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per idle core)")
     p.add_argument("--out", help="write the table to this JSON file")
     args = p.parse_args(argv)
     text = load_shakespeare(args.data)
-    todo = jobs(args.switches, text, args.chars, args.seeds)
+    todo = jobs(args.switches, text, args.chars, args.seeds, args.eval_iters)
     start, results = time.perf_counter(), []
     workers = args.workers or default_workers(len(todo))
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -174,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds": round(time.perf_counter() - start, 1),
             "workers": workers,
             "chars": args.chars,
+            "eval_iters": args.eval_iters,
             "dataset_sha256": sha256_hex(text.encode()),
             "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%d"),

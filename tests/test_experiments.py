@@ -119,6 +119,8 @@ def test_the_table_command_writes_its_table(tmp_path, data_path):
         str(2 * BASE_CHARS),
         "--workers",
         "1",
+        "--eval-iters",
+        "4",
     ]
     assert experiment_table.main([*args, "--data", str(data_path), "--out", str(out)]) == 0
     table = json.loads(out.read_text())
@@ -181,10 +183,11 @@ def test_the_sentence_weighs_a_run_against_the_table_only_in_the_same_setting():
     from course.figures.experiments import verdict
     from course.runs import ModelTrace, RunView
 
-    def view(chars: int) -> RunView:
+    def view(chars: int, stopped_at: int | None = None) -> RunView:
         spec = make_experiment("rmsnorm", TEXT, chars)
+        steps = list(range(1, (stopped_at or spec.steps) + 1))
         traces = {
-            kind: ModelTrace("gpt", 1, "", evals=[{"val_bpc": bpc, "val_loss": 0.0}])
+            kind: ModelTrace("gpt", 1, "", steps=steps, evals=[{"val_bpc": bpc, "val_loss": 0.0}])
             for kind, bpc in ((BASELINE, 2.60), ("rmsnorm", 2.50))
         }
         return RunView("id", "name", runs.FINISHED, None, spec, traces, 1.0)
@@ -198,3 +201,5 @@ def test_the_sentence_weighs_a_run_against_the_table_only_in_the_same_setting():
     shorter = verdict(view(2 * BASE_CHARS), table)
     assert "need not last" in shorter and "noise" not in shorter
     assert "not this text" in verdict(view(10 * BASE_CHARS), table, same_text=False)
+    stopped = verdict(view(10 * BASE_CHARS, stopped_at=3), table)
+    assert f"after {3 * BASE_CHARS:,} training characters" in stopped and "need not last" in stopped
