@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from course.experiments import BASELINE, SWITCHES, make_experiment
-from course.plan import TrainingData
+from course.beyond import parameters_of
+from course.experiments import BASELINE, SWITCHES, baseline_train, make_arm, steps_for
 from course.rungs import default_workers
 from course.saved_runs import SHIPPED_DIR
 from tinygpt.corpus import load_shakespeare, sha256_hex
@@ -55,14 +55,13 @@ class Result:
     sample: str
 
 
-def train_one(job: tuple[str, str, int, int, str, int]) -> Result:
-    """Train one model of `make_experiment(switch, text, chars, seed)`, the switch's or the baseline's,
+def train_one(job: tuple[str, str, int, int, int]) -> Result:
+    """Train one model of an experiment (`kind`: BASELINE or a switch) as `make_experiment` makes it,
     and evaluate it once, at the end, over `eval_iters` batches."""
-    switch, text, chars, seed, kind, eval_iters = job
+    kind, text, chars, seed, eval_iters = job
     torch.set_num_threads(1)
-    spec = make_experiment(switch, text, chars, seed)
-    data = spec.data_for(kind, TrainingData.from_text(text))
-    model, cfg = spec.build(kind), spec.train_config(kind)
+    arm = make_arm(SWITCHES.get(kind), text, baseline_train(steps_for(chars)), seed)
+    data, model, cfg = arm.data(text), arm.build(), arm.train_config()
     cfg = replace(cfg, eval_interval=cfg.max_steps, eval_iters=eval_iters, sample_tokens=200)
     last, sample, tokens, seconds = None, "", [], 0.0
     for event in train(model, data.splits, cfg, data.tokenizer):
@@ -74,11 +73,10 @@ def train_one(job: tuple[str, str, int, int, str, int]) -> Result:
             sample = event.text
         elif isinstance(event, DoneEvent):
             seconds = event.elapsed
-    arm = spec.arms[kind]
     return Result(
-        switch if kind != BASELINE else BASELINE,
+        kind,
         seed,
-        spec.parameters(kind),
+        parameters_of("gpt", arm.config),
         cfg.max_steps,
         cfg.batch_size,
         round(arm.chars_per_token, 4),
@@ -92,9 +90,7 @@ def train_one(job: tuple[str, str, int, int, str, int]) -> Result:
 
 def jobs(switches, text: str, chars: int, seeds, eval_iters: int = EVAL_ITERS) -> list[tuple]:
     """The baseline once per seed (it is the same in every experiment), then each switch per seed."""
-    first = switches[0]
-    out = [(first, text, chars, seed, BASELINE, eval_iters) for seed in seeds]
-    return out + [(s, text, chars, seed, s, eval_iters) for s in switches for seed in seeds]
+    return [(kind, text, chars, seed, eval_iters) for kind in (BASELINE, *switches) for seed in seeds]
 
 
 def summarize(results: list[Result]) -> list[dict]:

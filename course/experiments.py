@@ -32,7 +32,7 @@ from tinygpt.checkpoint import SUFFIX
 from tinygpt.data import encode_splits, split_text
 from tinygpt.gpt import PRESETS, GPTConfig
 from tinygpt.models import build_model
-from tinygpt.tokenizers import WORD_PIECES, tokenizer_for, tokenizer_from_json
+from tinygpt.tokenizers import tokenizer_for, tokenizer_from_json
 from tinygpt.train import TrainConfig
 
 BASELINE = "baseline"
@@ -114,13 +114,16 @@ def baseline_config(vocab_size: int) -> GPTConfig:
 
 def baseline_train(max_steps: int) -> TrainConfig:
     """The baseline's recipe for `max_steps` steps, evaluated and sampled as the page's race is
-    (course.plan.PAGE_BUDGETS), and at least six times."""
+    (course.plan.PAGE_BUDGETS), and at least six times, so that a short run still draws a curve."""
     keep = ("eval_interval", "eval_iters", "sample_tokens")
     page = {k: v for k, v in PAGE_BUDGETS[PRESET].items() if k in keep}
-    page["eval_interval"] = max(
-        1, min(page["eval_interval"], -(-max_steps // 6))
-    )  # a curve: 6 points or more
+    page["eval_interval"] = max(1, min(page["eval_interval"], -(-max_steps // 6)))
     return TrainConfig.preset(PRESET, **page, max_steps=max_steps, max_seconds=None)
+
+
+def steps_for(chars: int) -> int:
+    """The steps in which the baseline reads about `chars` training characters."""
+    return max(1, round(chars / chars_per_step(TrainConfig.preset(PRESET), PRESETS[PRESET]["block_size"])))
 
 
 def chars_per_step(cfg: TrainConfig, block_size: int) -> int:
@@ -142,6 +145,18 @@ class Arm:
         """The model's bits per character, with the characters hidden behind unknown tokens paid for."""
         return val_bpc + self.spelling_bpc
 
+    def train_config(self, checkpoint_path: str | None = None) -> TrainConfig:
+        return replace(self.train, block_size=self.config.block_size, checkpoint_path=checkpoint_path)
+
+    def build(self) -> torch.nn.Module:
+        torch.manual_seed(self.train.seed)  # the same initial weights for the same settings
+        return build_model("gpt", self.config)
+
+    def data(self, text: str, summary: dict | None = None) -> TrainingData:
+        """`text` encoded with this model's tokenizer, cut at the same character as every other's."""
+        tokenizer = tokenizer_from_json(self.tokenizer)
+        return TrainingData(tokenizer, encode_splits(*split_text(text), tokenizer), summary or {})
+
 
 def spelling_bpc(tokenizer, train_text: str, val_text: str) -> float:
     """Bits per validation character to spell out every piece that reads as the unknown token, one
@@ -150,11 +165,7 @@ def spelling_bpc(tokenizer, train_text: str, val_text: str) -> float:
     A word model that predicts "<unk>" well would otherwise get those characters for free, and its
     bits per character would not be comparable: with this charge, its score is the length of a code
     that really reproduces the validation text. 0 for tokenizers that can spell anything."""
-    pieces = (
-        [w for w in WORD_PIECES.findall(val_text) if w not in tokenizer.stoi]
-        if tokenizer.kind == "word"
-        else []
-    )
+    pieces = tokenizer.hidden(val_text) if tokenizer.kind == "word" else []
     if not pieces:
         return 0.0
     counts, total = Counter(train_text), len(train_text)
@@ -204,18 +215,15 @@ class ExperimentSpec:
         return self.arms[kind].config
 
     def train_config(self, kind: str, checkpoint_path: str | None = None) -> TrainConfig:
-        arm = self.arms[kind]
-        return replace(arm.train, block_size=arm.config.block_size, checkpoint_path=checkpoint_path)
+        return self.arms[kind].train_config(checkpoint_path)
 
     def build(self, kind: str) -> torch.nn.Module:
-        torch.manual_seed(self.arms[kind].train.seed)
-        return build_model("gpt", self.arms[kind].config)
+        return self.arms[kind].build()
 
     def data_for(self, kind: str, data: TrainingData) -> TrainingData:
-        """`data`'s text encoded with this model's tokenizer, cut at the same character."""
+        """`data`'s text (the run's character encoding, decoded) in this model's tokens."""
         text = data.tokenizer.decode(torch.cat([data.splits.train, data.splits.val]).tolist())
-        tokenizer = tokenizer_from_json(self.arms[kind].tokenizer)
-        return TrainingData(tokenizer, encode_splits(*split_text(text), tokenizer), data.summary)
+        return self.arms[kind].data(text, data.summary)
 
     def resume_path(self, kind: str) -> None:
         return None
@@ -235,12 +243,9 @@ def make_experiment(switch: str, text: str, chars: int, seed: int = 1337) -> Exp
     about `chars` training characters (the same number of steps for both)."""
     if switch not in SWITCHES:
         raise ValueError(f"unknown switch {switch!r}; choose one of {', '.join(SWITCHES)}")
-    per_step = chars_per_step(TrainConfig.preset(PRESET), PRESETS[PRESET]["block_size"])
-    steps = max(1, round(chars / per_step))
-    base_train = baseline_train(steps)
+    steps = steps_for(chars)
     arms = {
-        BASELINE: make_arm(None, text, base_train, seed),
-        switch: make_arm(SWITCHES[switch], text, base_train, seed),
+        name: make_arm(SWITCHES.get(name), text, baseline_train(steps), seed) for name in (BASELINE, switch)
     }
     return ExperimentSpec(switch, arms, steps)
 

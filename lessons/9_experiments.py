@@ -42,10 +42,11 @@ st.caption(
 )
 registry = runs.shared_registry()
 run = experiments_ui.attached(registry)
-spec = experiments_ui.choose(name, text)
+data = training_ui.training_data(name, text)
+spec = experiments_ui.choose(name, text, data)
 if spec is not None:
     experiments_ui.plan(spec)
-    experiments_ui.start_stop(registry, run, spec, training_ui.training_data(name, text))
+    experiments_ui.start_stop(registry, run, spec, data)
 if run is not None:
     experiments_ui.live(registry, run.id, name)
 ui.next_lesson(PAGE)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from course import experiment_table, experiments, runs
 from course.figures import experiments as figures
+from course.plan import TrainingData
 from course.text import duration
 from lessons import ui
 from lessons.training_ui import owns_active
@@ -50,11 +51,14 @@ def table(text_name: str) -> None:
 
 
 @st.cache_resource(show_spinner="Preparing both models' tokenizers…", max_entries=8)
-def experiment(switch: str, text_name: str, _text: str, chars: int, seed: int) -> experiments.ExperimentSpec:
+def experiment(
+    switch: str, text_sha256: str, _text: str, chars: int, seed: int
+) -> experiments.ExperimentSpec:
+    """Shared by every viewer: keyed by the text's checksum, since two uploads may share a name."""
     return experiments.make_experiment(switch, _text, chars, seed)
 
 
-def choose(text_name: str, text: str) -> experiments.ExperimentSpec | None:
+def choose(text_name: str, text: str, data: TrainingData) -> experiments.ExperimentSpec | None:
     """The switch, the budget and the seed; returns the experiment, or None with the reason shown."""
     switch = st.selectbox(
         "Switch",
@@ -76,7 +80,7 @@ def choose(text_name: str, text: str) -> experiments.ExperimentSpec | None:
     )
     seed = right.number_input("Seed", 0, 2**31 - 1, 1337, key="experiment_seed")
     try:
-        return experiment(switch, text_name, text, chars, int(seed))
+        return experiment(switch, data.summary["dataset_sha256"], text, chars, int(seed))
     except (ValueError, RuntimeError) as e:
         st.error(f"This switch cannot train on {text_name}: {e}", icon=":material/error:")
         return None

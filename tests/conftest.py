@@ -148,6 +148,24 @@ def fresh_app(runs_dir):
     st.cache_data.clear()
 
 
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped GPT checkpoint, loaded once."""
+    from tinygpt.checkpoint import load_checkpoint
+
+    return load_checkpoint(ROOT / "checkpoints" / "shakespeare-gpt.safetensors")
+
+
+def fresh(**switches):
+    """A tiny GPT (block 16) with the given config switches, the same random weights every time."""
+    import torch
+
+    from tinygpt.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    return GPT(GPTConfig.preset("tiny", vocab_size=65, block_size=16, **switches)).eval()
+
+
 @pytest.fixture
 def no_shipped(monkeypatch, runs_dir, tmp_path):
     """The app as a fresh install without the shipped checkpoints: only the learner's runs are listed."""

@@ -5,32 +5,20 @@ are handled, hooks are gone afterwards and act only on their own thread; plus th
 (embeddings, the lens table, dropout in train mode) and their figures."""
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import decode_array
+from conftest import decode_array, fresh
 
 from course import inside, inside_views
 from course.figures import inside as figures
-from tinygpt import GPT, CharTokenizer, GPTConfig, load_checkpoint
+from tinygpt import GPT, CharTokenizer, GPTConfig
 from tinygpt.device import use_threads
 from tinygpt.gpt import mask_future
 from tinygpt.sample import next_token_probs
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-gpt.safetensors"
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks? It is "
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_checkpoint(SHIPPED)
-
-
-def fresh(**switches) -> GPT:
-    torch.manual_seed(0)
-    return GPT(GPTConfig.preset("tiny", vocab_size=65, block_size=16, **switches)).eval()
 
 
 def ids_for(model, T: int | None = None, seed: int = 1) -> torch.Tensor:

@@ -4,28 +4,16 @@ patch restores what it should, and a GPT built by hand with a copying head (a pr
 then an induction head) scores far higher on induction than a random one; plus the page's sentences."""
 
 import threading
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import fresh
 
 from course import induction, interventions_views, patching
 from course import interventions as iv
 from course.interventions import InterventionError, Site
 from course.rungs import RUNGS, build_rung
-from tinygpt import GPT, GPTConfig, load_checkpoint
-
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "shakespeare-gpt.safetensors"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_checkpoint(SHIPPED)
-
-
-def fresh(**switches) -> GPT:
-    torch.manual_seed(0)
-    return GPT(GPTConfig.preset("tiny", vocab_size=65, block_size=16, **switches)).eval()
+from tinygpt import GPT, GPTConfig
 
 
 def ids(model, T: int | None = None, seed: int = 1, rows: int = 1) -> torch.Tensor:

@@ -77,14 +77,17 @@ class WordTokenizer:
     def vocab_size(self) -> int:
         return len(self.itos)
 
+    def hidden(self, text: str) -> list[str]:
+        """Every piece of `text` that reads as the unknown token, in order, repeats included."""
+        return [w for w in WORD_PIECES.findall(text) if w not in self.stoi]
+
     def unknown(self, text: str) -> list[str]:
         """The distinct pieces of `text` that will read as the unknown token, in order."""
-        return list(dict.fromkeys(w for w in WORD_PIECES.findall(text) if w not in self.stoi))
+        return list(dict.fromkeys(self.hidden(text)))
 
     def unknown_fraction(self, text: str) -> float:
         """The share of `text`'s characters that lie in pieces read as the unknown token."""
-        hidden = sum(len(w) for w in WORD_PIECES.findall(text) if w not in self.stoi)
-        return hidden / max(1, len(text))
+        return sum(map(len, self.hidden(text))) / max(1, len(text))
 
     def default_replacement(self) -> str:
         return UNKNOWN_WORD

@@ -22,17 +22,17 @@ MARGIN = dict(l=10, r=10, t=40, b=10)
 WEIGHTS = [[0.0, "#fffdf8"], [0.25, "#fdba74"], [1.0, "#9a3412"]]  # as the attention lesson's heatmaps
 
 
-def _np(x) -> np.ndarray:
+def as_array(x) -> np.ndarray:
     return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
 
 
-def _layout(title: str, height: int, **more) -> dict:
+def titled_layout(title: str, height: int, **more) -> dict:
     return dict(title=dict(text=title, font=dict(size=14)), height=height, margin=MARGIN, **more)
 
 
 def embedding_figure(em: EmbeddingMap) -> go.Figure:
     """Each character at its embedding's first two principal components, coloured by kind."""
-    xy, labels = _np(em.points), [repr(c)[1:-1] if c.isspace() else c for c in em.chars]
+    xy, labels = as_array(em.points), [repr(c)[1:-1] if c.isspace() else c for c in em.chars]
     data = []
     for kind in KINDS:
         rows = [i for i, k in enumerate(em.kinds) if k == kind]
@@ -50,7 +50,7 @@ def embedding_figure(em: EmbeddingMap) -> go.Figure:
                 )
             )
     pc1, pc2 = em.explained
-    layout = _layout(
+    layout = titled_layout(
         "Character embeddings (wte), first two principal components",
         460,
         xaxis=dict(title=f"PC 1 ({pc1:.0%} of the variance)", zeroline=False),
@@ -62,7 +62,7 @@ def embedding_figure(em: EmbeddingMap) -> go.Figure:
 
 def similarity_figure(sim) -> go.Figure:
     """The position embeddings' cosine similarity, position against position."""
-    z = _np(sim)
+    z = as_array(sim)
     heat = go.Heatmap(
         z=z,
         zmin=-1,
@@ -71,7 +71,7 @@ def similarity_figure(sim) -> go.Figure:
         colorscale="RdBu_r",
         hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         "Position embeddings (wpe): cosine similarity",
         460,
         xaxis=dict(title="position", showgrid=False),
@@ -140,7 +140,7 @@ def architecture_dot(config: GPTConfig, stage: str, layer: int) -> str:
 
 def tensor_figure(x, labels, position: int | None, title: str, height: int = 380) -> go.Figure:
     """A (T, width) tensor as a heatmap, one row per position; `position`'s row outlined."""
-    z = _np(x)
+    z = as_array(x)
     heat = go.Heatmap(
         z=z,
         y=list(labels),
@@ -153,7 +153,7 @@ def tensor_figure(x, labels, position: int | None, title: str, height: int = 380
     if position is not None:
         box = dict(type="rect", x0=-0.5, x1=z.shape[1] - 0.5, y0=position - 0.5, y1=position + 0.5)
         shapes.append(box | dict(line=dict(color=ORANGE, width=2), yref="y", xref="x"))
-    layout = _layout(
+    layout = titled_layout(
         title,
         height,
         xaxis=dict(title="channel", showgrid=False),
@@ -169,7 +169,7 @@ def layernorm_figure(before, after, labels, position: int) -> go.Figure:
     data = []
     sizes = [11 if i == position else 6 for i in range(len(labels))]
     for name, x, color in (("before", before, INK), ("after", after, ORANGE)):
-        mean, std = map(_np, token_stats(x))
+        mean, std = map(as_array, token_stats(x))
         for y, axis in ((std, "y2"), (mean, "y")):
             data.append(
                 go.Scatter(
@@ -185,7 +185,7 @@ def layernorm_figure(before, after, labels, position: int) -> go.Figure:
                     hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
                 )
             )
-    layout = _layout(
+    layout = titled_layout(
         "Each token's spread and mean over its channels, before and after LayerNorm",
         380,
         xaxis=dict(type="category", tickangle=-90),
@@ -199,7 +199,7 @@ def layernorm_figure(before, after, labels, position: int) -> go.Figure:
 def attention_figure(layer: LayerTrace, head: int, position: int, labels) -> go.Figure:
     """One query's row for one head in three steps: q·k·scale for every key, the future masked to
     −∞ (grey), and the softmax weights."""
-    s, w = _np(layer.scores[head, position]), _np(layer.weights[head, position])
+    s, w = as_array(layer.scores[head, position]), as_array(layer.weights[head, position])
     keys = list(labels)
     future = np.arange(len(s)) > position
     past_s = np.where(future, np.nan, s)
@@ -222,7 +222,7 @@ def attention_figure(layer: LayerTrace, head: int, position: int, labels) -> go.
                 yaxis="y2",
             )
         )
-    layout = _layout(
+    layout = titled_layout(
         f"Query {keys[position]}: scores → mask → softmax",
         480,
         showlegend=False,
@@ -236,7 +236,7 @@ def attention_figure(layer: LayerTrace, head: int, position: int, labels) -> go.
 
 def heads_figure(layer: LayerTrace, position: int, n_head: int) -> go.Figure:
     """One position's heads side by side (C channels, a line between heads) and the projection's output."""
-    z = np.stack([_np(layer.heads[position]), _np(layer.attn_out[position])])
+    z = np.stack([as_array(layer.heads[position]), as_array(layer.attn_out[position])])
     heat = go.Heatmap(
         z=z,
         y=["heads, concatenated", "after c_proj"],
@@ -252,7 +252,7 @@ def heads_figure(layer: LayerTrace, position: int, n_head: int) -> go.Figure:
         )
         for h in range(1, n_head)
     ]
-    layout = _layout(
+    layout = titled_layout(
         "The heads' outputs, then mixed by the output projection",
         200,
         xaxis=dict(title="channel", showgrid=False),
@@ -264,7 +264,7 @@ def heads_figure(layer: LayerTrace, position: int, n_head: int) -> go.Figure:
 
 def stream_figure(t: Trace, labels, position: int) -> go.Figure:
     """The residual stream's length ‖x‖ at each point it changes: every position in grey, `position` in orange."""
-    n, names = _np(torch.stack([x.norm(dim=-1) for x in t.streams])), stream_names(t)  # (points, T)
+    n, names = as_array(torch.stack([x.norm(dim=-1) for x in t.streams])), stream_names(t)  # (points, T)
     points = np.arange(len(names), dtype=float)
     # every position as one line, separated by NaN gaps: one trace instead of T
     xs = np.tile(np.append(points, np.nan), n.shape[1])
@@ -279,7 +279,7 @@ def stream_figure(t: Trace, labels, position: int) -> go.Figure:
             name=labels[position],
         ),
     ]
-    layout = _layout(
+    layout = titled_layout(
         "The residual stream's norm ‖x‖, layer by layer",
         320,
         xaxis=dict(tickmode="array", tickvals=points, ticktext=names),
@@ -291,12 +291,12 @@ def stream_figure(t: Trace, labels, position: int) -> go.Figure:
 
 def hidden_figure(hidden, activation: str) -> go.Figure:
     """A histogram of one position's MLP hidden units after the activation; positive ones in orange."""
-    h = _np(hidden)
+    h = as_array(hidden)
     data = [
         go.Histogram(x=h[h <= 0], marker_color=GREY, name="silent (≤ 0)", xbins=dict(size=0.05)),
         go.Histogram(x=h[h > 0], marker_color=ORANGE, name="firing (> 0)", xbins=dict(size=0.05)),
     ]
-    layout = _layout(
+    layout = titled_layout(
         f"{len(h)} hidden units after {activation.upper()}",
         300,
         barmode="overlay",
@@ -319,7 +319,7 @@ def top_figure(rows: list[dict], title: str, height: int = 300) -> go.Figure:
         hovertemplate="%{x}: %{y:.2%}<extra></extra>",
     )
     top = max((r["p"] for r in rows), default=1)
-    layout = _layout(
+    layout = titled_layout(
         title,
         height,
         xaxis=dict(type="category", title="next character"),
@@ -332,7 +332,7 @@ def lens_figure(lens: Lens, labels) -> go.Figure:
     """The logit lens: for each block (row) and position (column) the likeliest next character,
     coloured by its probability; hovering shows the top three."""
     heat = go.Heatmap(
-        z=_np(lens.p),
+        z=as_array(lens.p),
         x=list(labels),
         y=list(lens.rows),
         text=lens.top,
@@ -347,7 +347,7 @@ def lens_figure(lens: Lens, labels) -> go.Figure:
         colorbar=dict(thickness=10, title="p"),
         hovertemplate="%{y}, reading %{x}<br>%{customdata}<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         "The logit lens: the next character each layer would guess",
         90 + 42 * len(lens.rows),
         xaxis=dict(type="category", tickangle=-90, title=None),
@@ -360,7 +360,7 @@ def dropout_figure(
     x, labels, position: int, channels: int = 64, title: str = "x after dropout (black: zeroed)"
 ) -> go.Figure:
     """The first `channels` channels of x (T, C) after dropout; the numbers dropout zeroed in black."""
-    z = _np(x)[:, :channels]
+    z = as_array(x)[:, :channels]
     dropped = z == 0
     data = [
         go.Heatmap(
@@ -382,7 +382,7 @@ def dropout_figure(
                 hovertemplate="%{y}, channel %{x}: dropped<extra></extra>",
             )
         )
-    layout = _layout(
+    layout = titled_layout(
         title,
         320,
         xaxis=dict(title=f"channel (the first {z.shape[1]})", showgrid=False),

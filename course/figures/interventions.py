@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from course.figures.inside import GREY, INK, ORANGE, WEIGHTS, _layout, _np
+from course.figures.inside import GREY, INK, ORANGE, WEIGHTS, as_array, titled_layout
 from course.induction import Induction, NameCopy
 from course.interventions import STAGES, Ablations, Site
 from course.interventions_views import row_label
@@ -35,7 +35,7 @@ def head_map_figure(ab: Ablations, n_layer: int, n_head: int, selected: Site | N
     """Layers × heads, each cell the rise in validation loss when that head is switched off. A
     transparent marker sits on each cell (trace 1, point layer * n_head + head): plotly selects
     points but not heatmap cells, so the page knows which head a click chose."""
-    z = _np(ab.grid(n_layer, n_head))
+    z = as_array(ab.grid(n_layer, n_head))
     top = max(float(np.nanmax(np.abs(z))), 1e-6)
     x, y = [f"head {h}" for h in range(n_head)], [f"block {i}" for i in range(n_layer)]
     heat = go.Heatmap(
@@ -62,7 +62,7 @@ def head_map_figure(ab: Ablations, n_layer: int, n_head: int, selected: Site | N
         showlegend=False,
         hovertemplate="%{y}, %{x}: the loss rises by %{customdata:.4f}; click to choose<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         f"Validation loss {ab.clean:.3f}: how much it rises without each head ({ab.mode} ablation)",
         120 + 60 * n_layer,
         yaxis=dict(autorange="reversed"),
@@ -89,7 +89,7 @@ def parts_figure(ab: Ablations, n_layer: int) -> go.Figure:
                     cliponaxis=False,
                 )
             )
-    layout = _layout(
+    layout = titled_layout(
         "Without a whole attention layer or MLP",
         300,
         barmode="group",
@@ -102,7 +102,7 @@ def parts_figure(ab: Ablations, n_layer: int) -> go.Figure:
 def attention_figure(weights, labels, title: str) -> go.Figure:
     """One head's attention weights on the prompt: queries down, keys across."""
     heat = go.Heatmap(
-        z=_np(weights),
+        z=as_array(weights),
         x=list(labels),
         y=list(labels),
         zmin=0,
@@ -111,7 +111,7 @@ def attention_figure(weights, labels, title: str) -> go.Figure:
         colorbar=dict(thickness=10, title="weight"),
         hovertemplate="query %{y} → key %{x}: %{z:.2f}<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         title,
         460,
         xaxis=dict(type="category", tickangle=-90, title="key (attended to)", showgrid=False),
@@ -127,7 +127,7 @@ def next_figure(rows: list[dict], site: Site, title: str) -> go.Figure:
         go.Bar(x=x, y=[r["clean"] for r in rows], name="whole model", marker_color=ORANGE),
         go.Bar(x=x, y=[r["ablated"] for r in rows], name=f"without {site}", marker_color=GREY),
     ]
-    layout = _layout(
+    layout = titled_layout(
         title,
         320,
         barmode="group",
@@ -140,7 +140,7 @@ def next_figure(rows: list[dict], site: Site, title: str) -> go.Figure:
 
 def patch_figure(pm: PatchMap, labels) -> go.Figure:
     """Rows (where the stage was patched) × positions: the share of the difference restored."""
-    z = _np(pm.restored)
+    z = as_array(pm.restored)
     rows = [row_label(site) for site in pm.rows]
     heat = go.Heatmap(
         z=z,
@@ -155,7 +155,7 @@ def patch_figure(pm: PatchMap, labels) -> go.Figure:
         colorbar=dict(thickness=10, title="restored", tickformat=".0%"),
         hovertemplate="patching %{y} at %{x}: %{z:.1%} restored<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         f"Patching {STAGES[pm.stage]}: how much of the difference each patch restores",
         120 + 40 * len(rows),
         xaxis=dict(type="category", tickangle=-90, title=None),
@@ -167,7 +167,7 @@ def patch_figure(pm: PatchMap, labels) -> go.Figure:
 def induction_figure(ind: Induction, cut: float) -> go.Figure:
     """Layers × heads: attention from the second copy to the token after the earlier copy; hover
     adds how much the second copy's loss rises without the head."""
-    z, rise = _np(ind.scores), _np(ind.loss_rise)
+    z, rise = as_array(ind.scores), as_array(ind.loss_rise)
     n_layer, n_head = z.shape
     heat = go.Heatmap(
         z=z,
@@ -184,7 +184,7 @@ def induction_figure(ind: Induction, cut: float) -> go.Figure:
         colorbar=dict(thickness=10, title="score"),
         hovertemplate="%{y}, %{x}: %{z:.1%}; without it the second copy's loss %{customdata:+.3f}<extra></extra>",
     )
-    layout = _layout(
+    layout = titled_layout(
         f"Induction score per head (an induction head: ≥ {cut:.0%}; even attention: {ind.baseline:.1%})",
         120 + 60 * n_layer,
         yaxis=dict(autorange="reversed"),
@@ -197,11 +197,11 @@ def copy_figure(nc: NameCopy) -> go.Figure:
     appears again, and there without the head."""
     x = [f"{i + 1}:{char_label(ch)}" for i, ch in enumerate(nc.chars)]
     data = [
-        go.Bar(x=x, y=_np(nc.first), name="first time", marker_color=GREY),
-        go.Bar(x=x, y=_np(nc.second), name="second time", marker_color=ORANGE),
-        go.Bar(x=x, y=_np(nc.second_without), name=f"second, without {nc.head}", marker_color=BLUE),
+        go.Bar(x=x, y=as_array(nc.first), name="first time", marker_color=GREY),
+        go.Bar(x=x, y=as_array(nc.second), name="second time", marker_color=ORANGE),
+        go.Bar(x=x, y=as_array(nc.second_without), name=f"second, without {nc.head}", marker_color=BLUE),
     ]
-    layout = _layout(
+    layout = titled_layout(
         "Each character of the name, predicted",
         320,
         barmode="group",
