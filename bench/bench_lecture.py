@@ -12,7 +12,9 @@ alternate the variants so that a busy machine slows them alike; each variant's t
 over the rounds.
 
   python bench/bench_lecture.py --lecture path/to/ng-video-lecture/gpt.py [--rounds 3] [--steps 2]
-Prints one JSON line per variant with its ratio to the lecture's code measured in the same run.
+Prints one JSON line per variant with its ratio to the lecture's code measured in the same run. The
+variant `matmuls_only_fp32` is no training step: it times only the step's matrix products in fp32, the
+ceiling that no fp32 step of this model can pass on this CPU.
 """
 
 from __future__ import annotations
@@ -80,6 +82,31 @@ def tinygpt_steps(splits, vocab_size: int, **train_changes):
     return step
 
 
+def matmul_floor(shape: dict):
+    """The matrix products of one training step at the lecture's shape and nothing else, in fp32:
+    each linear layer's forward product and its two backward products (input and weight
+    gradients), and attention's two batched products with their four backward ones. Any fp32 step
+    of this model, ours or the lecture's, takes at least this long."""
+    n, c, nh, t = shape["n_layer"], shape["n_embd"], shape["n_head"], shape["block_size"]
+    rows, hs, b = shape["batch_size"] * t, c // nh, shape["batch_size"] * nh
+    linears = [(c, 3 * c), (c, c), (c, 4 * c), (4 * c, c)] * n + [(c, 65)]  # (in, out); head: 65 characters
+    work = []
+    for fan_in, fan_out in linears:
+        x, w, g = torch.randn(rows, fan_in), torch.randn(fan_out, fan_in), torch.randn(rows, fan_out)
+        work += [lambda x=x, w=w: x @ w.t(), lambda g=g, w=w: g @ w, lambda g=g, x=x: g.t() @ x]
+    q, k, a = torch.randn(b, t, hs), torch.randn(b, t, hs), torch.randn(b, t, t)
+    for _ in range(n):  # q k^T and att v, forward, then two gradients each
+        work += [lambda: q @ k.transpose(1, 2), lambda: a @ k] * 3
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        for product in work:
+            product()
+        return time.perf_counter() - t0
+
+    return step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lecture", required=True, help="the lecture's gpt.py (ng-video-lecture)")
@@ -100,6 +127,7 @@ def main() -> None:
         "tinygpt_fp32_explicit": tinygpt_steps(splits, tok.vocab_size, dtype="float32"),
         "tinygpt_default": tinygpt_steps(splits, tok.vocab_size),
     }
+    variants["matmuls_only_fp32"] = matmul_floor(shape)  # not a training step: the floor under one
     if args.compile and compiler_available("cpu"):
         variants["tinygpt_compiled"] = tinygpt_steps(splits, tok.vocab_size, compile=True)
     for step in variants.values():  # first steps: allocations, and torch.compile's compilation

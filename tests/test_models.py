@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from tinygpt import gpt
 from tinygpt.bigram import BigramConfig, BigramLM
 from tinygpt.gpt import GPT, ConfigError, GPTConfig, config_problems, explicit_attention, fast_attention
 from tinygpt.models import count_parameters
@@ -53,6 +54,33 @@ def test_explicit_and_fast_attention_agree(tiny_cfg):
     slow.load_state_dict(fast.state_dict())
     idx = torch.randint(0, tiny_cfg.vocab_size, (2, tiny_cfg.block_size))
     assert torch.allclose(fast(idx)[0], slow(idx)[0], atol=1e-5)
+
+
+def test_sliced_attention_equals_the_whole_in_output_and_gradients(monkeypatch):
+    """Attention in slices of (batch, head) pairs: the same numbers as in one piece, and dropout still
+    drops within each slice."""
+    torch.manual_seed(0)
+    whole_in = [torch.randn(3, 4, 16, 8, requires_grad=True) for _ in range(3)]
+    sliced_in = [t.detach().clone().requires_grad_() for t in whole_in]
+    monkeypatch.setattr(gpt, "ATTENTION_SLICE_BYTES", 5 * 16 * 16 * 4)  # 5 pairs a slice: 12 = 5 + 5 + 2
+    whole = explicit_attention(*whole_in, scale=8**-0.5)[0]
+    sliced = gpt.sliced_attention(*sliced_in, scale=8**-0.5)
+    assert sliced.shape == whole.shape and torch.allclose(sliced, whole, atol=1e-6)
+    grad = torch.randn_like(whole)
+    whole.backward(grad)
+    sliced.backward(grad)
+    for a, b in zip(whole_in, sliced_in, strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5)
+    dropped = gpt.sliced_attention(*(t.detach() for t in sliced_in), scale=8**-0.5, dropout_p=0.5)
+    assert not torch.allclose(dropped, whole.detach(), atol=1e-3)
+
+
+def test_cpu_training_takes_the_sliced_path(tiny_cfg, monkeypatch):
+    calls = []
+    monkeypatch.setattr(gpt, "sliced_attention", lambda *a, **k: calls.append(1) or explicit_attention(*a)[0])
+    model = GPT(tiny_cfg).train()
+    model(torch.randint(0, tiny_cfg.vocab_size, (2, tiny_cfg.block_size)))[0].sum().backward()
+    assert len(calls) == tiny_cfg.n_layer
 
 
 def test_attention_maps(tiny_cfg):

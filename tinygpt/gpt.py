@@ -231,6 +231,26 @@ def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
     return out, att
 
 
+# A CPU's caches hold a few MB: the attention weights of a big batch (64 x 6 heads x 256 x 256 floats
+# = 100 MB at the lecture's size) stream from memory at every step of the softmax, the dropout and
+# their gradients, and each fresh tensor that large is page-faulted in anew. In slices of about this
+# many bytes the same arithmetic runs 2x faster (docs/benchmarks.md).
+ATTENTION_SLICE_BYTES = 8 * 2**20
+
+
+def sliced_attention(q, k, v, scale: float, dropout_p: float = 0.0):
+    """`explicit_attention`'s output, a few (batch, head) pairs at a time (CPU training)."""
+    B, nh, T, hs = q.shape
+    pairs = max(1, ATTENTION_SLICE_BYTES // (T * k.size(-2) * q.element_size()))
+    if pairs >= B * nh:
+        return explicit_attention(q, k, v, scale, dropout_p)[0]
+    q, k, v = (t.reshape(B * nh, t.size(-2), hs) for t in (q, k, v))
+    slices = zip(q.split(pairs), k.split(pairs), v.split(pairs), strict=True)
+    return torch.cat([explicit_attention(a, b, c, scale, dropout_p)[0] for a, b, c in slices]).view(
+        B, nh, T, hs
+    )
+
+
 # PyTorch's fused CPU kernel loses to the explicit matmuls when training (1.9x slower with bf16,
 # no faster in fp32; docs/benchmarks.md), so CPU training takes the explicit path. True: fused anyway.
 FLASH_FOR_CPU_TRAINING = False
@@ -313,8 +333,10 @@ class CausalSelfAttention(nn.Module):
         att = None
         if self.use_flash and not need_weights and fast_attention_pays(x):
             y = fast_attention(q, k, v, self.scale, p)  # (B, nh, T, hs)
-        else:
+        elif need_weights or x.device.type != "cpu":
             y, att = explicit_attention(q, k, v, self.scale, p)
+        else:
+            y = sliced_attention(q, k, v, self.scale, p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble heads: (B, T, C)
         return self.resid_dropout(self.c_proj(y)), att if need_weights else None
 
