@@ -262,7 +262,8 @@ def screenshot(page, name: str) -> Path:
     height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
     if size and height > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": height})
-        page.wait_for_timeout(1000)  # let charts redraw at the new size
+        # let charts redraw at the new size (29 pictures in the suite: 1 s each cost it 29 s)
+        page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
     if size and height > size["height"]:
         page.set_viewport_size(size)
