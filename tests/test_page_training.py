@@ -42,7 +42,8 @@ def val_points(at) -> int:
 def poll(at, condition, timeout: float = 90.0):
     deadline = time.monotonic() + timeout
     while not condition(at):
-        assert time.monotonic() < deadline, "timed out"
+        shown = [p.proto.text for p in at.get("progress")] + [e.value for e in at.error]
+        assert time.monotonic() < deadline, f"timed out; the page shows {shown}"
         time.sleep(0.3)
         at.run()
 
