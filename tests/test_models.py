@@ -62,7 +62,7 @@ def test_sliced_attention_equals_the_whole_in_output_and_gradients(monkeypatch):
     torch.manual_seed(0)
     whole_in = [torch.randn(3, 4, 16, 8, requires_grad=True) for _ in range(3)]
     sliced_in = [t.detach().clone().requires_grad_() for t in whole_in]
-    monkeypatch.setattr(gpt, "ATTENTION_SLICE_BYTES", 5 * 16 * 16 * 4)  # 5 pairs a slice: 12 = 5 + 5 + 2
+    monkeypatch.setattr(gpt, "SLICE_BYTES", 5 * 16 * 16 * 4)  # 5 pairs a slice: 12 = 5 + 5 + 2
     whole = explicit_attention(*whole_in, scale=8**-0.5)[0]
     sliced = gpt.sliced_attention(*sliced_in, scale=8**-0.5)
     assert sliced.shape == whole.shape and torch.allclose(sliced, whole, atol=1e-6)
@@ -73,6 +73,28 @@ def test_sliced_attention_equals_the_whole_in_output_and_gradients(monkeypatch):
         assert torch.allclose(a.grad, b.grad, atol=1e-5)
     dropped = gpt.sliced_attention(*(t.detach() for t in sliced_in), scale=8**-0.5, dropout_p=0.5)
     assert not torch.allclose(dropped, whole.detach(), atol=1e-3)
+
+
+def test_the_mlp_in_slices_equals_the_whole(tiny_cfg, monkeypatch):
+    torch.manual_seed(0)
+    mlp = gpt.MLP(tiny_cfg)
+    x = torch.randn(3, 10, tiny_cfg.n_embd)
+    whole_x, sliced_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    whole = mlp(whole_x)
+    whole.sum().backward()
+    whole_grads = [p.grad.clone() for p in mlp.parameters()]
+    mlp.zero_grad()
+    rows = 4  # 30 rows: 4 + 4 + ... + 2
+    monkeypatch.setattr(gpt, "SLICE_BYTES", rows * mlp.c_fc.out_features * 4)
+    parts = []
+    monkeypatch.setattr(mlp, "_forward", lambda part: parts.append(len(part)) or gpt.MLP._forward(mlp, part))
+    sliced = mlp(sliced_x)
+    sliced.sum().backward()
+    assert parts == [4] * 7 + [2]
+    assert sliced.shape == whole.shape and torch.allclose(sliced, whole, atol=1e-6)
+    assert torch.allclose(sliced_x.grad, whole_x.grad, atol=1e-6)
+    for p, g in zip(mlp.parameters(), whole_grads, strict=True):
+        assert torch.allclose(p.grad, g, atol=1e-5)
 
 
 def test_cpu_training_takes_the_sliced_path(tiny_cfg, monkeypatch):

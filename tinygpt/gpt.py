@@ -232,16 +232,17 @@ def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
 
 
 # A CPU's caches hold a few MB: the attention weights of a big batch (64 x 6 heads x 256 x 256 floats
-# = 100 MB at the lecture's size) stream from memory at every step of the softmax, the dropout and
-# their gradients, and each fresh tensor that large is page-faulted in anew. In slices of about this
-# many bytes the same arithmetic runs 2x faster (docs/benchmarks.md).
-ATTENTION_SLICE_BYTES = 8 * 2**20
+# = 100 MB at the lecture's size) and the MLP's hidden layer stream from memory at every step of the
+# softmax, the activation, the dropout and their gradients, and each fresh tensor that large is
+# page-faulted in anew. CPU training computes them in slices of about this many bytes: the same
+# arithmetic, the attention 2x and a whole step 1.3-1.5x faster at that size (docs/benchmarks.md).
+SLICE_BYTES = 8 * 2**20
 
 
 def sliced_attention(q, k, v, scale: float, dropout_p: float = 0.0):
     """`explicit_attention`'s output, a few (batch, head) pairs at a time (CPU training)."""
     B, nh, T, hs = q.shape
-    pairs = max(1, ATTENTION_SLICE_BYTES // (T * k.size(-2) * q.element_size()))
+    pairs = max(1, SLICE_BYTES // (T * k.size(-2) * q.element_size()))
     if pairs >= B * nh:
         return explicit_attention(q, k, v, scale, dropout_p)[0]
     q, k, v = (t.reshape(B * nh, t.size(-2), hs) for t in (q, k, v))
@@ -366,6 +367,13 @@ class MLP(nn.Module):
         self.dropout = Dropout(config.dropout)
 
     def forward(self, x):
+        rows = max(1, SLICE_BYTES // (self.c_fc.out_features * x.element_size()))
+        if x.device.type != "cpu" or not torch.is_grad_enabled() or rows * x.size(-1) >= x.numel():
+            return self._forward(x)
+        # CPU training, a big batch: a few rows (tokens) at a time, see SLICE_BYTES
+        return torch.cat([self._forward(part) for part in x.reshape(-1, x.size(-1)).split(rows)]).view_as(x)
+
+    def _forward(self, x):
         return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
     def one_token(self):
