@@ -57,15 +57,16 @@ def test_explicit_and_fast_attention_agree(tiny_cfg):
 
 
 def test_sliced_attention_equals_the_whole_in_output_and_gradients(monkeypatch):
-    """Attention in slices of (batch, head) pairs: the same numbers as in one piece, and dropout still
-    drops within each slice."""
+    """Attention a few sequences at a time: the same numbers as in one piece, laid out with the heads
+    side by side, and dropout still drops within each slice."""
     torch.manual_seed(0)
     whole_in = [torch.randn(3, 4, 16, 8, requires_grad=True) for _ in range(3)]
     sliced_in = [t.detach().clone().requires_grad_() for t in whole_in]
-    monkeypatch.setattr(gpt, "SLICE_BYTES", 5 * 16 * 16 * 4)  # 5 pairs a slice: 12 = 5 + 5 + 2
+    monkeypatch.setattr(gpt, "SLICE_BYTES", 4 * 16 * 16 * 4 * 2)  # 2 sequences a slice: 3 = 2 + 1
     whole = explicit_attention(*whole_in, scale=8**-0.5)[0]
     sliced = gpt.sliced_attention(*sliced_in, scale=8**-0.5)
     assert sliced.shape == whole.shape and torch.allclose(sliced, whole, atol=1e-6)
+    assert sliced.transpose(1, 2).is_contiguous()  # (B, T, nh, hs): the heads side by side, no copy
     grad = torch.randn_like(whole)
     whole.backward(grad)
     sliced.backward(grad)

@@ -240,16 +240,15 @@ SLICE_BYTES = 8 * 2**20
 
 
 def sliced_attention(q, k, v, scale: float, dropout_p: float = 0.0):
-    """`explicit_attention`'s output, a few (batch, head) pairs at a time (CPU training)."""
+    """`explicit_attention`'s output (B, nh, T, hs) for CPU training, a few sequences at a time. It is
+    laid out in memory as (B, T, nh, hs), so putting the heads side by side afterwards copies nothing."""
     B, nh, T, hs = q.shape
-    pairs = max(1, SLICE_BYTES // (T * k.size(-2) * q.element_size()))
-    if pairs >= B * nh:
+    rows = max(1, SLICE_BYTES // (nh * T * k.size(-2) * q.element_size()))  # sequences per slice
+    if rows >= B:
         return explicit_attention(q, k, v, scale, dropout_p)[0]
-    q, k, v = (t.reshape(B * nh, t.size(-2), hs) for t in (q, k, v))
-    slices = zip(q.split(pairs), k.split(pairs), v.split(pairs), strict=True)
-    return torch.cat([explicit_attention(a, b, c, scale, dropout_p)[0] for a, b, c in slices]).view(
-        B, nh, T, hs
-    )
+    slices = zip(q.split(rows), k.split(rows), v.split(rows), strict=True)
+    heads = [explicit_attention(a, b, c, scale, dropout_p)[0].transpose(1, 2) for a, b, c in slices]
+    return torch.cat(heads).transpose(1, 2)  # (B, T, nh, hs) in memory, seen as (B, nh, T, hs)
 
 
 # PyTorch's fused CPU kernel loses to the explicit matmuls when training (1.9x slower with bf16,
