@@ -104,7 +104,13 @@ st.markdown(
 )
 ui.plot(figures.attention_figure(L, head, pos, labels), "inside_fig_att")
 ui.plot(figures.heads_figure(L, pos, config.n_head), "inside_fig_heads")
-ui.show_source(gpt.CausalSelfAttention.forward, gpt.attention_scores, gpt.mask_future, gpt.explicit_attention)
+ui.show_source(
+    gpt.CausalSelfAttention.forward,
+    gpt.attention_scores,
+    gpt.mask_future,
+    gpt.explicit_attention,
+    gpt.sliced_attention,
+)
 
 st.subheader("The residual stream: each block adds to it")
 ui.plot(figures.stream_figure(t, labels, pos), "inside_fig_stream")

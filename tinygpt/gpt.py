@@ -235,7 +235,7 @@ def explicit_attention(q, k, v, scale: float, dropout_p: float = 0.0):
 # = 100 MB at the lecture's size) and the MLP's hidden layer stream from memory at every step of the
 # softmax, the activation, the dropout and their gradients, and each fresh tensor that large is
 # page-faulted in anew. CPU training computes them in slices of about this many bytes: the same
-# arithmetic, the attention 2x and a whole step 1.3-1.5x faster at that size (docs/benchmarks.md).
+# arithmetic, the attention 2x and a whole step 1.3-1.6x faster at that size (docs/benchmarks.md).
 SLICE_BYTES = 8 * 2**20
 
 
